@@ -1,0 +1,108 @@
+"""Settings for ``cairn serve``: defaults, then conf/cairn.toml (or --config FILE), then CAIRN_<NAME> env vars,
+then command-line flags — each later source overrides the earlier ones."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import ipaddress
+import os
+import tomllib
+from dataclasses import dataclass, field
+
+DEFAULT_ACCESS_KEY = "cairn"
+DEFAULT_SECRET_KEY = "cairn-dev-secret"
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 9000
+    data_dir: str = "./data"
+    shards: int = 0  # 0 = one per core
+    routers: int = 1
+    preset: str = "balanced"
+    sync: str = ""  # overrides the preset's sync strategy: none, periodic, threshold, always
+    interval_ms: int = 0
+    threshold_bytes: int = 0
+    recovery: str = "light"
+    access_key: str = DEFAULT_ACCESS_KEY
+    secret_key: str = DEFAULT_SECRET_KEY
+    region: str = "us-east-1"
+    domains: list[str] = field(default_factory=lambda: ["localhost", "s3.localhost"])
+    tls_cert: str = ""
+    tls_key: str = ""
+    log_level: str = "INFO"
+    config: str = ""
+
+    @property
+    def shard_count(self) -> int:
+        return self.shards or os.cpu_count() or 1
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+PRESETS = ("performance", "balanced", "durable")
+
+
+def _coerce(name: str, value):
+    kind = type(getattr(Settings(), name))
+    if kind is list:
+        return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else list(value)
+    return kind(value)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    for name in FIELDS:
+        flag = "--" + name.replace("_", "-")
+        parser.add_argument(flag, dest=name, default=None, help=f"(env CAIRN_{name.upper()})")
+
+
+def load(args: argparse.Namespace | None = None, environ=os.environ) -> Settings:
+    values: dict = {}
+    config = (getattr(args, "config", None) if args else None) or environ.get("CAIRN_CONFIG") or ""
+    if not config and os.path.exists("conf/cairn.toml"):
+        config = "conf/cairn.toml"
+    if config:
+        with open(config, "rb") as f:
+            table = tomllib.load(f)
+        for k, v in table.get("cairn", table).items():
+            k = k.replace("-", "_")
+            if k not in FIELDS:
+                raise SystemExit(f"{config}: unknown setting {k!r}")
+            values[k] = _coerce(k, v)
+    for name in FIELDS:
+        env = environ.get(f"CAIRN_{name.upper()}")
+        if env is not None:
+            values[name] = _coerce(name, env)
+    if args is not None:
+        for name in FIELDS:
+            v = getattr(args, name, None)
+            if v is not None:
+                values[name] = _coerce(name, v)
+    values["config"] = config
+    settings = Settings(**values)
+    validate(settings)
+    return settings
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def validate(s: Settings) -> None:
+    if s.preset not in PRESETS:
+        raise SystemExit(f"--preset must be one of {', '.join(PRESETS)}")
+    if s.sync and s.sync not in ("none", "periodic", "threshold", "always"):
+        raise SystemExit("--sync must be one of none, periodic, threshold, always")
+    if s.recovery not in ("light", "full"):
+        raise SystemExit("--recovery must be light or full")
+    if (s.access_key, s.secret_key) == (DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY) and not is_loopback(s.host):
+        raise SystemExit(f"refusing to listen on {s.host} with the default credentials: set --access-key and "
+                         "--secret-key (or CAIRN_ACCESS_KEY / CAIRN_SECRET_KEY) first")
+    if bool(s.tls_cert) != bool(s.tls_key):
+        raise SystemExit("TLS needs both --tls-cert and --tls-key")

@@ -1,0 +1,59 @@
+"""Which S3 operation a request is: method + bucket/key presence + subresource query parameters.
+
+Returns (operation name, handler). A subresource we do not implement yet gets NotImplemented, never a
+silently wrong answer from a neighbouring operation.
+"""
+
+from __future__ import annotations
+
+from shards.errors import S3Error
+
+from . import ops_buckets, ops_list, ops_objects
+
+# Query parameters that select a different operation on the same path (AWS API reference).
+SUBRESOURCES = frozenset((
+    "accelerate", "acl", "analytics", "attributes", "cors", "delete", "encryption", "intelligent-tiering",
+    "inventory", "legal-hold", "lifecycle", "location", "logging", "metrics", "notification", "object-lock",
+    "ownershipControls", "partNumber", "policy", "policyStatus", "publicAccessBlock", "replication",
+    "requestPayment", "restore", "retention", "select", "tagging", "torrent", "uploadId", "uploads", "versionId",
+    "versioning", "versions", "website", "session", "renameObject",
+))
+
+
+def _not_implemented(what: str):
+    raise S3Error("NotImplemented", f"{what} is not implemented.")
+
+
+def route(method: str, bucket: str, key: str, query: dict, headers: dict):
+    subs = SUBRESOURCES.intersection(query)
+    if not bucket:
+        if method == "GET" and not subs:
+            return "ListBuckets", ops_buckets.list_buckets
+        raise S3Error("MethodNotAllowed", Method=method, ResourceType="SERVICE")
+    if not key:
+        if not subs:
+            if method == "PUT":
+                return "CreateBucket", ops_buckets.create_bucket
+            if method == "HEAD":
+                return "HeadBucket", ops_buckets.head_bucket
+            if method == "DELETE":
+                return "DeleteBucket", ops_buckets.delete_bucket
+            if method == "GET":
+                if query.get("list-type") == "2":
+                    return "ListObjectsV2", ops_list.list_objects_v2
+                return "ListObjects", ops_list.list_objects_v1
+        elif subs == {"location"} and method == "GET":
+            return "GetBucketLocation", ops_buckets.get_location
+        _not_implemented(f"{method} on bucket with ?{','.join(sorted(subs)) or 'no subresource'}")
+    if not subs:
+        if method == "PUT":
+            if "x-amz-copy-source" in headers:
+                _not_implemented("CopyObject")
+            return "PutObject", ops_objects.put_object
+        if method == "GET":
+            return "GetObject", ops_objects.get_object
+        if method == "HEAD":
+            return "HeadObject", ops_objects.head_object
+        if method == "DELETE":
+            return "DeleteObject", ops_objects.delete_object
+    _not_implemented(f"{method} on object with ?{','.join(sorted(subs)) or 'no subresource'}")

@@ -1,0 +1,94 @@
+"""ListObjects (v1 and v2) as a fan-out: every shard returns a sorted page, the router k-way merges them.
+
+Each shard answers with up to max-keys entries after the marker (delimiter roll-up done on the shard);
+the merge drops common prefixes that several shards reported and stops at max-keys. The continuation
+token is the last entry returned, opaque to clients (urlsafe base64).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import heapq
+
+from sanic.response import HTTPResponse
+
+from shards.errors import S3Error
+
+from . import xml
+from .call import Call
+
+
+def encode_token(marker: str) -> str:
+    return base64.urlsafe_b64encode(marker.encode("utf-8", "surrogatepass")).decode()
+
+
+def decode_token(token: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(token.encode()).decode("utf-8", "surrogatepass")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise S3Error("InvalidArgument", "The continuation token provided is incorrect",
+                      ArgumentName="continuation-token") from None
+
+
+async def merged_page(call: Call, prefix: str, delimiter: str, marker: str, max_keys: int) -> tuple[list, bool]:
+    """Up to max_keys entries after marker across all shards, and whether more exist."""
+    if max_keys == 0:
+        return [], False
+    req = {"op": "list", "bucket": call.bucket, "prefix": prefix, "delimiter": delimiter, "marker": marker,
+           "max_keys": max_keys}
+    pages = await asyncio.gather(*(c.call(req) for c in call.router.clients))
+    more = any(p["truncated"] for p in pages)
+    out: list = []
+    last = None
+    for item in heapq.merge(*(p["items"] for p in pages), key=lambda it: it[0]):
+        if item[0] == last:  # the same common prefix from another shard
+            continue
+        if len(out) == max_keys:
+            return out, True
+        out.append(item)
+        last = item[0]
+    return out, more
+
+
+def _common_args(call: Call) -> tuple[str, str, int, bool]:
+    encoding = call.arg("encoding-type")
+    if encoding is not None and encoding != "url":
+        raise S3Error("InvalidArgument", "Invalid Encoding Method specified in Request",
+                      ArgumentName="encoding-type", ArgumentValue=encoding)
+    return (call.arg("prefix") or "", call.arg("delimiter") or "", call.int_arg("max-keys", 1000, 0, 1000),
+            encoding == "url")
+
+
+async def list_objects_v2(call: Call) -> HTTPResponse:
+    call.router.cache.require(call.bucket)
+    prefix, delimiter, max_keys, url = _common_args(call)
+    token = call.arg("continuation-token")
+    start_after = call.arg("start-after")
+    if token is not None:
+        if token == "":
+            raise S3Error("InvalidArgument", "The continuation token provided is incorrect",
+                          ArgumentName="continuation-token")
+        marker = decode_token(token)
+    else:
+        marker = start_after or ""
+    items, truncated = await merged_page(call, prefix, delimiter, marker, max_keys)
+    next_token = encode_token(items[-1][0]) if truncated and items else None
+    body = xml.list_objects_v2(bucket=call.bucket, prefix=prefix, delimiter=delimiter, max_keys=max_keys,
+                               items=items, truncated=truncated, token=token, next_token=next_token,
+                               start_after=start_after, url=url,
+                               owner=call.access_key if call.arg("fetch-owner") == "true" else None)
+    return HTTPResponse(body, content_type="application/xml")
+
+
+async def list_objects_v1(call: Call) -> HTTPResponse:
+    call.router.cache.require(call.bucket)
+    prefix, delimiter, max_keys, url = _common_args(call)
+    marker = call.arg("marker") or ""
+    items, truncated = await merged_page(call, prefix, delimiter, marker, max_keys)
+    next_marker = items[-1][0] if truncated and items and delimiter else None
+    body = xml.list_objects_v1(bucket=call.bucket, prefix=prefix, delimiter=delimiter, max_keys=max_keys,
+                               items=items, truncated=truncated, marker=marker, next_marker=next_marker, url=url,
+                               owner=call.access_key)
+    return HTTPResponse(body, content_type="application/xml")

@@ -1,0 +1,177 @@
+"""Object operations at the router: turn HTTP into shard exchanges and shard replies into S3 responses."""
+
+from __future__ import annotations
+
+from sanic.response import HTTPResponse
+
+from shards import checksums
+from shards.errors import S3Error
+
+from .addressing import check_key
+from .call import Call
+from .metrics import BYTES_IN, BYTES_OUT
+from .xml import http_date
+
+STANDARD_HEADERS = ("cache-control", "content-disposition", "content-language", "expires")
+STORAGE_CLASSES = {"STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER",
+                   "DEEP_ARCHIVE", "GLACIER_IR", "OUTPOSTS", "SNOW", "EXPRESS_ONEZONE"}
+MAX_USER_METADATA = 2048
+RESPONSE_OVERRIDES = {"response-content-type": "Content-Type", "response-content-language": "Content-Language",
+                      "response-expires": "Expires", "response-cache-control": "Cache-Control",
+                      "response-content-disposition": "Content-Disposition",
+                      "response-content-encoding": "Content-Encoding"}
+CONDITIONS = ("if-match", "if-none-match", "if-modified-since", "if-unmodified-since")
+INLINE_BODY = 256 << 10  # GET bodies up to this size are answered in one response write
+
+
+def _checksum_algorithm(headers: dict) -> tuple[str | None, str | None]:
+    """(algorithm, value from a header or None when it comes as a trailer)."""
+    algo = (headers.get("x-amz-checksum-algorithm") or headers.get("x-amz-sdk-checksum-algorithm") or "").upper()
+    trailer = headers.get("x-amz-trailer", "").strip().lower()
+    for name in checksums.ALGORITHMS:
+        value = headers.get(checksums.header_name(name))
+        if value is not None:
+            if algo and algo != name:
+                raise S3Error("InvalidRequest", "Value for x-amz-sdk-checksum-algorithm header is invalid.")
+            return name, value
+        if trailer == checksums.header_name(name):
+            return name, None
+    if trailer.startswith("x-amz-checksum-") or (algo and algo not in checksums.ALGORITHMS):
+        raise S3Error("InvalidRequest", f"Checksum algorithm {algo or trailer} is not supported.")
+    return (algo or None), None
+
+
+def put_meta(call: Call) -> dict:
+    """What the shard needs to store with the object, validated the way S3 validates it."""
+    h = call.headers
+    um = {}
+    size = 0
+    for name, value in h.items():
+        if name.startswith("x-amz-meta-"):
+            short = name[11:]
+            um[short] = value
+            size += len(short.encode()) + len(value.encode())
+    if size > MAX_USER_METADATA:
+        raise S3Error("MetadataTooLarge", Size=str(size), MaxSizeAllowed=str(MAX_USER_METADATA))
+    hdr = {n: h[n] for n in STANDARD_HEADERS if n in h}
+    encoding = ",".join(e for e in (x.strip() for x in h.get("content-encoding", "").split(","))
+                        if e and e != "aws-chunked")
+    if encoding:
+        hdr["content-encoding"] = encoding
+    sc = h.get("x-amz-storage-class")
+    if sc is not None and sc not in STORAGE_CLASSES:
+        raise S3Error("InvalidStorageClass", StorageClassRequested=sc)
+    algo, value = _checksum_algorithm(h)
+    meta = {"op": "put", "bucket": call.bucket, "key": call.key, "ct": h.get("content-type") or "binary/octet-stream",
+            "hdr": hdr, "um": um, "length": call.body.declared}
+    if sc and sc != "STANDARD":
+        meta["sc"] = sc
+    if "content-md5" in h:
+        meta["md5"] = h["content-md5"]
+    if algo:
+        meta["algo"] = algo
+        if value is not None:
+            meta["checksum"] = value
+    return meta
+
+
+async def put_object(call: Call) -> HTTPResponse:
+    check_key(call.key)
+    call.router.cache.require(call.bucket)
+    meta = put_meta(call)
+    ex = call.router.owner_of(call.bucket, call.key).open(meta)
+    body = call.body
+    try:
+        async for piece in body:
+            if ex.closed:  # the shard already refused (its reply says why)
+                break
+            await ex.send(piece)
+        trailers = {k[15:].upper(): v for k, v in body.trailers.items() if k.startswith("x-amz-checksum-")}
+        ex.end({"length": body.length, "checksums": trailers})
+    except BaseException:
+        ex.cancel()
+        raise
+    BYTES_IN.inc(body.length)
+    reply = await ex.reply()
+    headers = {"ETag": f'"{reply["etag"]}"'}
+    for algo, value in (reply.get("cks") or {}).items():
+        headers[checksums.header_name(algo)] = value
+    return HTTPResponse(status=200, headers=headers)
+
+
+def object_headers(entry: dict, query: dict, checksum_mode: bool) -> dict:
+    headers = {"ETag": f'"{entry["etag"]}"', "Last-Modified": http_date(entry["mtime"]),
+               "Content-Type": entry.get("ct") or "binary/octet-stream", "Accept-Ranges": "bytes"}
+    for name, value in (entry.get("hdr") or {}).items():
+        headers[name] = value
+    for name, value in (entry.get("um") or {}).items():
+        headers["x-amz-meta-" + name] = value
+    if entry.get("sc"):
+        headers["x-amz-storage-class"] = entry["sc"]
+    if checksum_mode:
+        for algo, value in (entry.get("cks") or {}).items():
+            headers[checksums.header_name(algo)] = value
+    for param, header in RESPONSE_OVERRIDES.items():
+        if param in query:
+            headers[header] = query[param]
+    return headers
+
+
+async def get_object(call: Call, with_body: bool = True) -> HTTPResponse:
+    check_key(call.key)
+    call.router.cache.require(call.bucket)
+    h = call.headers
+    meta = {"op": "get" if with_body else "head", "bucket": call.bucket, "key": call.key}
+    cond = {c: h[c] for c in CONDITIONS if c in h}
+    if cond:
+        meta["cond"] = cond
+    if "range" in h:
+        meta["range"] = h["range"]
+    ex = call.router.owner_of(call.bucket, call.key).open(meta)
+    try:
+        reply = await ex.reply()
+        entry = reply["entry"]
+        rng = reply.get("range")
+        # a whole-object checksum describes the whole object: never send it with a range
+        headers = object_headers(entry, call.query,
+                                 rng is None and h.get("x-amz-checksum-mode", "").upper() == "ENABLED")
+        status = 200
+        if rng is not None:
+            status = 206
+            headers["Content-Range"] = f"bytes {rng[0]}-{rng[1]}/{entry['size']}"
+            length = rng[1] - rng[0] + 1
+        else:
+            length = entry["size"]
+        headers["Content-Length"] = str(length)
+        if not reply.get("body"):
+            return HTTPResponse(status=status, headers=headers)
+        if length <= INLINE_BODY:
+            parts = [p async for p in ex.body()]
+            BYTES_OUT.inc(length)
+            return HTTPResponse(b"".join(parts), status=status, headers=headers)
+        headers["x-amz-request-id"] = call.request_id
+        response = await call.request.respond(status=status, headers=headers)
+    except BaseException:
+        ex.cancel()
+        raise
+    try:
+        async for piece in ex.body():
+            await response.send(piece)
+        await response.eof()
+        BYTES_OUT.inc(length)
+    except BaseException:
+        # Headers are gone already: the only honest signal left is to cut the connection short.
+        ex.cancel()
+        call.request.transport.abort()
+    return response
+
+
+async def head_object(call: Call) -> HTTPResponse:
+    return await get_object(call, with_body=False)
+
+
+async def delete_object(call: Call) -> HTTPResponse:
+    check_key(call.key)
+    call.router.cache.require(call.bucket)
+    await call.router.owner_of(call.bucket, call.key).call({"op": "delete", "bucket": call.bucket, "key": call.key})
+    return HTTPResponse(status=204)

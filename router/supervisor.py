@@ -1,0 +1,128 @@
+"""``cairn serve``'s parent process: binds the port, starts one process per shard and R router workers, and
+restarts any that dies (a restarted shard recovers from its log before it listens again).
+
+Sanic's own worker manager (DESIGN §1) was the first choice, but as of sanic 25.12 it only marks a crashed
+managed process FAILED and never restarts it, so the supervision loop is ours; each router worker still runs
+sanic itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import orjson
+
+from .config import DEFAULT_SECRET_KEY, Settings
+
+log = logging.getLogger("cairn.supervisor")
+
+RESTART_BACKOFF = (0.05, 0.2, 0.5, 1.0, 2.0)
+
+
+class Child:
+    def __init__(self, name: str, argv: list[str], pass_fds=()) -> None:
+        self.name = name
+        self.argv = argv
+        self.pass_fds = tuple(pass_fds)
+        self.proc: subprocess.Popen | None = None
+        self.restarts = 0
+        self.started = 0.0
+
+    def start(self, env: dict) -> None:
+        self.proc = subprocess.Popen(self.argv, env=env, pass_fds=self.pass_fds)
+        self.started = time.monotonic()
+
+    def backoff(self) -> float:
+        # a child that ran a while before dying is restarted at once; one that keeps dying, more slowly
+        if time.monotonic() - self.started > 10:
+            self.restarts = 0
+        delay = RESTART_BACKOFF[min(self.restarts, len(RESTART_BACKOFF) - 1)]
+        self.restarts += 1
+        return delay
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+def banner(settings: Settings, port: int) -> str:
+    scheme = "https" if settings.tls_cert else "http"
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    secret = settings.secret_key if settings.secret_key == DEFAULT_SECRET_KEY else "(as configured)"
+    return (f"cairn: listening on {scheme}://{host}:{port}  shards={settings.shard_count} "
+            f"routers={settings.routers} preset={settings.preset} data={settings.data_dir}\n"
+            f"cairn: access key {settings.access_key}  secret key {secret}\n")
+
+
+def serve(settings: Settings) -> int:
+    try:
+        import setproctitle
+        setproctitle.setproctitle("cairn: supervisor")
+    except ImportError:
+        pass
+    settings.data_dir = os.path.abspath(settings.data_dir)
+    os.makedirs(settings.data_dir, exist_ok=True)
+    metrics_dir = os.path.join(settings.data_dir, ".metrics")
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    os.makedirs(metrics_dir)
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_dir}
+    env.setdefault("PYTHONPATH", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    sock = bind(settings.host, settings.port)
+    port = sock.getsockname()[1]
+    blob = orjson.dumps(dataclasses.asdict(settings)).decode()
+    children = []
+    for i in range(settings.shard_count):
+        shard = {"number": i, "data_dir": settings.data_dir, "preset": settings.preset, "sync": settings.sync,
+                 "interval_ms": settings.interval_ms, "threshold_bytes": settings.threshold_bytes,
+                 "recovery": settings.recovery, "log_level": settings.log_level}
+        children.append(Child(f"shard {i}", [sys.executable, "-m", "shards.server", orjson.dumps(shard).decode()]))
+    for i in range(settings.routers):
+        children.append(Child(f"router {i}", [sys.executable, "-m", "router.worker", blob, str(sock.fileno()), str(i)],
+                              pass_fds=[sock.fileno()]))
+    for c in children:
+        c.start(env)
+    sys.stdout.write(banner(settings, port))
+    sys.stdout.flush()
+
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
+    due: dict[Child, float] = {}
+    while not stopping:
+        now = time.monotonic()
+        for c in children:
+            if c in due:
+                if now >= due[c]:
+                    del due[c]
+                    log.warning("restarting %s", c.name)
+                    c.start(env)
+            elif c.proc.poll() is not None:
+                log.warning("%s exited with %s", c.name, c.proc.returncode)
+                due[c] = now + c.backoff()
+        time.sleep(0.05)
+    # routers first, so no request is in flight when the shards make their final sync
+    for group in (children[settings.shard_count:], children[:settings.shard_count]):
+        for c in group:
+            if c.proc.poll() is None:
+                c.proc.terminate()
+        deadline = time.monotonic() + 10
+        for c in group:
+            try:
+                c.proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                c.proc.kill()
+    return 0

@@ -1,0 +1,125 @@
+"""S3 XML documents: rendering is string templates over escaped values (pure functions); request bodies are parsed
+with defusedxml so entity-expansion and external-entity tricks are refused, not evaluated."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import quote
+from xml.sax.saxutils import escape
+
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
+
+from shards.errors import S3Error
+
+NS = "http://s3.amazonaws.com/doc/2006-03-01/"
+DECL = '<?xml version="1.0" encoding="UTF-8"?>\n'
+OWNER_ID = "cairn"
+
+
+def iso8601(ts: float) -> str:
+    t = time.gmtime(ts)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", t) + f".{int(ts * 1000) % 1000:03d}Z"
+
+
+def http_date(ts: float) -> str:
+    return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(ts))
+
+
+def error(err: S3Error, resource: str, request_id: str) -> bytes:
+    extra = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in err.extra.items())
+    return (f"{DECL}<Error><Code>{err.code}</Code><Message>{escape(err.message)}</Message>{extra}"
+            f"<Resource>{escape(resource)}</Resource><RequestId>{request_id}</RequestId></Error>").encode()
+
+
+def _owner(access_key: str) -> str:
+    return f"<Owner><ID>{escape(access_key)}</ID><DisplayName>{escape(access_key)}</DisplayName></Owner>"
+
+
+def list_buckets(buckets: list[dict], owner: str) -> bytes:
+    items = "".join(
+        f"<Bucket><Name>{escape(b['name'])}</Name><CreationDate>{iso8601(b['created'])}</CreationDate>"
+        f"<BucketRegion>{escape(b.get('region') or 'us-east-1')}</BucketRegion></Bucket>" for b in buckets)
+    return f'{DECL}<ListAllMyBucketsResult xmlns="{NS}">{_owner(owner)}<Buckets>{items}</Buckets>' \
+           f"</ListAllMyBucketsResult>".encode()
+
+
+def location(region: str | None) -> bytes:
+    body = escape(region) if region and region != "us-east-1" else ""
+    return f'{DECL}<LocationConstraint xmlns="{NS}">{body}</LocationConstraint>'.encode()
+
+
+def _enc(value: str, url: bool) -> str:
+    return escape(quote(value, safe="/") if url else value)
+
+
+def _entries(items: list, url: bool, owner: str | None) -> tuple[list[str], list[str]]:
+    owner_xml = _owner(owner) if owner else ""
+    contents, prefixes = [], []
+    for name, e in items:
+        if e is None:
+            prefixes.append(f"<CommonPrefixes><Prefix>{_enc(name, url)}</Prefix></CommonPrefixes>")
+        else:
+            contents.append(f"<Contents><Key>{_enc(name, url)}</Key><LastModified>{iso8601(e['mtime'])}"
+                            f"</LastModified><ETag>&quot;{e['etag']}&quot;</ETag><Size>{e['size']}</Size>"
+                            f"{owner_xml}<StorageClass>{e.get('sc') or 'STANDARD'}</StorageClass></Contents>")
+    return contents, prefixes
+
+
+def _list_head(bucket: str, prefix: str, delimiter: str, max_keys: int, truncated: bool, url: bool) -> list[str]:
+    parts = [f'{DECL}<ListBucketResult xmlns="{NS}"><Name>{escape(bucket)}</Name>'
+             f"<Prefix>{_enc(prefix, url)}</Prefix>"]
+    if delimiter:
+        parts.append(f"<Delimiter>{_enc(delimiter, url)}</Delimiter>")
+    if url:
+        parts.append("<EncodingType>url</EncodingType>")
+    parts.append(f"<MaxKeys>{max_keys}</MaxKeys><IsTruncated>{'true' if truncated else 'false'}</IsTruncated>")
+    return parts
+
+
+def list_objects_v2(*, bucket: str, prefix: str, delimiter: str, max_keys: int, items: list, truncated: bool,
+                    token: str | None, next_token: str | None, start_after: str | None, url: bool,
+                    owner: str | None) -> bytes:
+    parts = _list_head(bucket, prefix, delimiter, max_keys, truncated, url)
+    parts.append(f"<KeyCount>{len(items)}</KeyCount>")
+    if token is not None:
+        parts.append(f"<ContinuationToken>{escape(token)}</ContinuationToken>")
+    if next_token is not None:
+        parts.append(f"<NextContinuationToken>{escape(next_token)}</NextContinuationToken>")
+    if start_after:
+        parts.append(f"<StartAfter>{_enc(start_after, url)}</StartAfter>")
+    contents, prefixes = _entries(items, url, owner)
+    return "".join((*parts, *contents, *prefixes, "</ListBucketResult>")).encode()
+
+
+def list_objects_v1(*, bucket: str, prefix: str, delimiter: str, max_keys: int, items: list, truncated: bool,
+                    marker: str, next_marker: str | None, url: bool, owner: str | None) -> bytes:
+    parts = _list_head(bucket, prefix, delimiter, max_keys, truncated, url)
+    parts.append(f"<Marker>{_enc(marker, url)}</Marker>")
+    if next_marker is not None:
+        parts.append(f"<NextMarker>{_enc(next_marker, url)}</NextMarker>")
+    contents, prefixes = _entries(items, url, owner)
+    return "".join((*parts, *contents, *prefixes, "</ListBucketResult>")).encode()
+
+
+def parse(body: bytes, root: str):
+    """Parse a request body whose document element must be ``root`` (namespace optional, as AWS accepts)."""
+    try:
+        doc = SafeET.fromstring(body)
+    except (SafeET.ParseError, DefusedXmlException, ValueError):
+        raise S3Error("MalformedXML") from None
+    tag = doc.tag
+    if tag.startswith("{"):
+        ns, _, tag = tag[1:].partition("}")
+        if ns != NS:
+            raise S3Error("MalformedXML")
+    if tag != root:
+        raise S3Error("MalformedXML")
+    return doc
+
+
+def child_text(elem, name: str) -> str | None:
+    for c in elem:
+        if c.tag == name or c.tag == f"{{{NS}}}{name}":
+            return c.text or ""
+    return None

@@ -1,0 +1,198 @@
+"""One router's connection to this shard: demultiplexes frames into exchanges and runs the op for each.
+
+Synchronous ops (HEAD, list pages, small GETs) answer inline from ``data_received``: no task, no extra loop
+turn. Ops that must wait for the log's commit run as tasks. A GET body larger than the window streams from
+a task that waits for the router's CREDIT, so a slow client can't make the shard buffer its object in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+
+import orjson
+
+from . import buckets, objects
+from .errors import S3Error
+from .protocol import (CREDIT, K_CANCEL, K_CREDIT, K_DATA, K_END, K_PUSH, K_REQUEST, K_RESPONSE, MAX_DATA_FRAME,
+                       WINDOW, FrameParser, frame, frame_header)
+
+log = logging.getLogger("cairn.shard")
+
+
+def error_reply(exc: BaseException) -> dict:
+    if isinstance(exc, S3Error):
+        return exc.to_wire()
+    if isinstance(exc, OSError) and exc.errno == 28:  # ENOSPC: the disk is full, reads still work
+        return S3Error("InsufficientStorage").to_wire()
+    log.exception("shard op failed", exc_info=exc)
+    return S3Error("InternalError").to_wire()
+
+
+class BodyStream:
+    """Streams a GET body within the router's credit window."""
+
+    __slots__ = ("conn", "req_id", "window", "wake", "task")
+
+    def __init__(self, conn: "RouterConnection", req_id: int) -> None:
+        self.conn = conn
+        self.req_id = req_id
+        self.window = WINDOW
+        self.wake = asyncio.Event()
+        self.task = None
+
+    def credit(self, n: int) -> None:
+        self.window += n
+        self.wake.set()
+
+    async def run(self, pieces) -> None:
+        try:
+            for piece in pieces:
+                while self.window <= 0:
+                    self.wake.clear()
+                    await self.wake.wait()
+                self.conn.send_data(self.req_id, piece)
+                self.window -= len(piece)
+            self.conn.send(self.req_id, K_END)
+        except Exception:
+            log.exception("GET body stream failed")
+            self.conn.send(self.req_id, K_END, orjson.dumps({"error": "InternalError"}))
+        finally:
+            self.conn.streams.pop(self.req_id, None)
+
+
+class RouterConnection(asyncio.Protocol):
+    def __init__(self, shard) -> None:
+        self.shard = shard
+        self.store = shard.store
+        self.parser = FrameParser()
+        self.uploads: dict[int, objects.Upload] = {}
+        self.streams: dict[int, BodyStream] = {}
+        self.transport = None
+
+    # -- transport ------------------------------------------------------------------------------------------
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self.shard.routers.add(self)
+
+    def connection_lost(self, exc) -> None:
+        self.shard.routers.discard(self)
+        self.uploads.clear()  # uncommitted uploads simply never get a PUT record
+        for s in list(self.streams.values()):
+            if s.task is not None:
+                s.task.cancel()
+        self.streams.clear()
+
+    def send(self, req_id: int, kind: int, payload: bytes = b"") -> None:
+        if not self.transport.is_closing():
+            self.transport.write(frame(req_id, kind, payload))
+
+    def send_data(self, req_id: int, data: bytes) -> None:
+        if not self.transport.is_closing():
+            self.transport.writelines((frame_header(req_id, K_DATA, len(data)), data))
+
+    def respond(self, req_id: int, meta: dict) -> None:
+        self.send(req_id, K_RESPONSE, orjson.dumps(meta))
+
+    def push(self, name: str, cfg: dict | None) -> None:
+        self.send(0, K_PUSH, orjson.dumps({"name": name, "cfg": cfg}))
+
+    # -- frames ---------------------------------------------------------------------------------------------
+    def data_received(self, data: bytes) -> None:
+        for req_id, kind, payload in self.parser.feed(data):
+            if kind == K_DATA:
+                up = self.uploads.get(req_id)
+                if up is not None:
+                    try:
+                        up.feed(payload)
+                    except Exception as exc:
+                        del self.uploads[req_id]
+                        self.respond(req_id, error_reply(exc))
+            elif kind == K_REQUEST:
+                self.on_request(req_id, orjson.loads(payload))
+            elif kind == K_END:
+                up = self.uploads.pop(req_id, None)
+                if up is not None:
+                    self.run(req_id, lambda: up.finish(orjson.loads(payload) if payload else {}))
+            elif kind == K_CREDIT:
+                s = self.streams.get(req_id)
+                if s is not None:
+                    s.credit(CREDIT.unpack(payload)[0])
+            elif kind == K_CANCEL:
+                self.uploads.pop(req_id, None)
+                s = self.streams.pop(req_id, None)
+                if s is not None and s.task is not None:
+                    s.task.cancel()
+
+    def on_request(self, req_id: int, meta: dict) -> None:
+        op = meta["op"]
+        store = self.store
+        if op == "put":
+            try:
+                self.uploads[req_id] = objects.Upload(store, meta)
+            except Exception as exc:
+                self.respond(req_id, error_reply(exc))
+        elif op == "get" or op == "head":
+            self.on_read(req_id, meta, op == "get")
+        elif op == "delete":
+            self.run(req_id, lambda: objects.delete(store, meta))
+        elif op == "list":
+            self.run(req_id, lambda: objects.list_page(store, meta))
+        elif op == "bucket_create":
+            self.run(req_id, lambda: buckets.create(store, meta, self.shard.broadcast))
+        elif op == "bucket_delete":
+            self.run(req_id, lambda: buckets.delete(store, meta, self.shard.broadcast))
+        elif op == "bucket_snapshot":
+            self.run(req_id, lambda: buckets.snapshot(store))
+        elif op == "bucket_count":
+            self.run(req_id, lambda: buckets.count_objects(store, meta))
+        elif op == "ping":
+            self.respond(req_id, {"shard": self.shard.number, "recovery_seconds": store.recovery_seconds})
+        else:
+            self.respond(req_id, S3Error("NotImplemented", f"unknown shard op {op!r}").to_wire())
+
+    def run(self, req_id: int, call) -> None:
+        """Run an op: answer now if it is synchronous, else when its coroutine (a log commit) finishes."""
+        try:
+            result = call()
+        except Exception as exc:
+            self.respond(req_id, error_reply(exc))
+            return
+        if inspect.isawaitable(result):
+            asyncio.ensure_future(self._finish(req_id, result))
+        else:
+            self.respond(req_id, result)
+
+    async def _finish(self, req_id: int, awaitable) -> None:
+        try:
+            result = await awaitable
+        except Exception as exc:
+            result = error_reply(exc)
+        self.respond(req_id, result)
+
+    def on_read(self, req_id: int, meta: dict, with_body: bool) -> None:
+        try:
+            reply, entry, rng = objects.head(self.store, meta)
+        except Exception as exc:
+            self.respond(req_id, error_reply(exc))
+            return
+        length = entry["size"] if rng is None else rng[1] - rng[0] + 1
+        with_body = with_body and length > 0
+        reply["body"] = with_body
+        self.respond(req_id, reply)
+        if not with_body:
+            return
+        pieces = objects.read_pieces(self.store, entry, rng, MAX_DATA_FRAME)
+        if length <= WINDOW:
+            try:
+                for piece in pieces:
+                    self.send_data(req_id, piece)
+                self.send(req_id, K_END)
+            except Exception:
+                log.exception("GET read failed")
+                self.send(req_id, K_END, orjson.dumps({"error": "InternalError"}))
+            return
+        stream = BodyStream(self, req_id)
+        self.streams[req_id] = stream
+        stream.task = asyncio.ensure_future(stream.run(pieces))

@@ -1,0 +1,26 @@
+"""Shard-side Prometheus metrics (multiprocess mode: the supervisor sets PROMETHEUS_MULTIPROC_DIR)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+WAL_FSYNCS = Counter("cairn_wal_fsyncs", "WAL fsyncs", ["shard"])
+WAL_FSYNC_SECONDS = Histogram("cairn_wal_fsync_seconds", "WAL fsync latency", ["shard"],
+                              buckets=(.0005, .001, .002, .005, .01, .02, .05, .1, .25, 1))
+WAL_BATCH = Histogram("cairn_wal_group_commit_records", "Records made durable by one fsync", ["shard"],
+                      buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1024))
+
+
+class WalMetrics:
+    """The WAL's observer: wal/ knows nothing of Prometheus, the shard wires it here."""
+
+    def __init__(self, shard: int) -> None:
+        label = str(shard)
+        self._count = WAL_FSYNCS.labels(label)
+        self._seconds = WAL_FSYNC_SECONDS.labels(label)
+        self._batch = WAL_BATCH.labels(label)
+
+    def fsync(self, seconds: float, records: int) -> None:
+        self._count.inc()
+        self._seconds.observe(seconds)
+        self._batch.observe(records)

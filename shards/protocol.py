@@ -1,0 +1,77 @@
+"""The router <-> shard wire protocol (DESIGN §3): one module both sides import.
+
+A connection carries many exchanges at once, told apart by a request id. Every frame is a 9-byte header
+(request id u32, kind u8, payload length u32) followed by the payload:
+
+  REQUEST  router->shard  orjson metadata that opens an exchange ({"op": ..., ...})
+  DATA     both ways      raw body bytes (never JSON: a 5 GiB PUT must not be re-encoded)
+  END      both ways      closes a body stream; router->shard carries orjson metadata (trailer checksums)
+  RESPONSE shard->router  orjson metadata answering the request; DATA* + END follow when "body" is true
+  CANCEL   router->shard  the client went away: drop the exchange, commit nothing
+  CREDIT   router->shard  u32 bytes the router has passed on; a shard streams a body only within its window
+  PUSH     shard->router  request id 0: bucket configuration changed (pushed before the call that made it returns)
+"""
+
+from __future__ import annotations
+
+import struct
+
+HEADER = struct.Struct("<IBI")
+HEADER_SIZE = HEADER.size
+CREDIT = struct.Struct("<I")
+
+K_REQUEST, K_DATA, K_END, K_RESPONSE, K_CANCEL, K_CREDIT, K_PUSH = range(1, 8)
+
+# A shard may have this many response-body bytes in flight per exchange before it waits for CREDIT.
+WINDOW = 4 << 20
+# Largest DATA frame either side sends; bigger bodies are split.
+MAX_DATA_FRAME = 1 << 20
+# Anything larger than this in a single frame is a protocol violation, not a big body.
+MAX_FRAME = 16 << 20
+
+
+class ProtocolError(Exception):
+    pass
+
+
+def frame(req_id: int, kind: int, payload: bytes | memoryview = b"") -> bytes:
+    return HEADER.pack(req_id, kind, len(payload)) + payload
+
+
+def frame_header(req_id: int, kind: int, length: int) -> bytes:
+    return HEADER.pack(req_id, kind, length)
+
+
+class FrameParser:
+    """Incremental frame splitter: feed bytes, get (req_id, kind, payload) tuples back.
+
+    Payloads are returned as bytes slices of the receive buffer; the buffer is compacted once per feed so a
+    stream of small frames costs one memmove per socket read, not one per frame.
+    """
+
+    __slots__ = ("_buf", "_pos")
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._pos = 0
+
+    def feed(self, data: bytes) -> list[tuple[int, int, bytes]]:
+        buf = self._buf
+        buf += data
+        pos = self._pos
+        end = len(buf)
+        out = []
+        unpack = HEADER.unpack_from
+        while end - pos >= HEADER_SIZE:
+            req_id, kind, length = unpack(buf, pos)
+            if length > MAX_FRAME:
+                raise ProtocolError(f"frame of {length} bytes")
+            start = pos + HEADER_SIZE
+            if end - start < length:
+                break
+            out.append((req_id, kind, bytes(buf[start:start + length])))
+            pos = start + length
+        if pos:
+            del buf[:pos]
+        self._pos = 0
+        return out

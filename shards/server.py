@@ -1,0 +1,83 @@
+"""A shard process: recover the log, then serve routers on a Unix socket until told to stop.
+
+Started by the supervisor as ``python -m shards.server '<json settings>'``. The socket only appears once
+recovery is complete, so a router that can connect to a shard knows it is recovered and serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+import orjson
+
+from wal.log import Log
+from wal.sync import policy_for
+
+from .connection import RouterConnection
+from .metrics import WalMetrics
+from .store import Store
+
+log = logging.getLogger("cairn.shard")
+
+
+class Shard:
+    def __init__(self, number: int, store: Store) -> None:
+        self.number = number
+        self.store = store
+        self.routers: set[RouterConnection] = set()
+
+    def broadcast(self, name: str, cfg: dict | None) -> None:
+        for conn in list(self.routers):
+            conn.push(name, cfg)
+
+
+def socket_path(data_dir: str, number: int) -> str:
+    return os.path.join(data_dir, f"shard-{number}", "shard.sock")
+
+
+async def serve(settings: dict) -> None:
+    number = settings["number"]
+    home = os.path.join(settings["data_dir"], f"shard-{number}")
+    os.makedirs(home, exist_ok=True)
+    overrides = {k: settings[k] for k in ("interval_ms", "threshold_bytes") if settings.get(k)}
+    policy = policy_for(settings["preset"], **overrides)
+    if settings.get("sync"):
+        policy = policy_for(settings["preset"], mode=settings["sync"], **overrides)
+    wal = Log(os.path.join(home, "wal"), sync=policy, observer=WalMetrics(number),
+              segment_size=settings.get("segment_size", 64 << 20))
+    store = Store(wal)
+    store.recover(full=settings.get("recovery") == "full")
+    shard = Shard(number, store)
+    path = socket_path(settings["data_dir"], number)
+    if os.path.exists(path):
+        os.unlink(path)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_unix_server(lambda: RouterConnection(shard), path=path, backlog=128)
+    log.info("shard %d serving on %s (sync=%s)", number, path, policy.mode)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    server.close()
+    await wal.close()
+
+
+def main() -> None:
+    settings = orjson.loads(sys.argv[1])
+    try:
+        import setproctitle
+        setproctitle.setproctitle(f"cairn: shard {settings['number']}")
+    except ImportError:  # the title is a convenience for `ps`, never a reason not to serve
+        pass
+    logging.basicConfig(level=settings.get("log_level", "INFO"),
+                        format=f"%(asctime)s shard-{settings['number']} %(levelname)s %(message)s")
+    import uvloop
+    uvloop.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

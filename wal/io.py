@@ -1,0 +1,112 @@
+"""The I/O seam: every syscall the log makes on segment files goes through here.
+
+This is the thread-pool backend (DESIGN §4: the fallback when io_uring can't be
+used). An io_uring backend replaces this class with the same methods; that is
+why writes take explicit offsets (io_uring has no file position) and why the
+only coroutine is `sync`, the one call that must never run on the event loop.
+
+Writes and reads stay synchronous on the caller's thread on purpose: a write
+into the page cache and a warm pread are cheaper inline than any hand-off
+(DESIGN §8).
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol, Sequence
+
+Buffer = bytes | bytearray | memoryview
+
+
+class IOBackend(Protocol):
+    """What the log and recovery need from a backend."""
+
+    name: str
+
+    def open_segment(self, path: str, *, create: bool = False, writable: bool = True) -> int: ...
+    def open_dir(self, path: str) -> int: ...
+    def size(self, fd: int) -> int: ...
+    def close(self, fd: int) -> None: ...
+    def pwritev(self, fd: int, buffers: Sequence[Buffer], offset: int) -> None: ...
+    def pread(self, fd: int, n: int, offset: int) -> bytes: ...
+    def truncate(self, fd: int, size: int) -> None: ...
+    def sync_blocking(self, fds: Sequence[int], dir_fd: int | None = None) -> None: ...
+    async def sync(self, fds: Sequence[int], dir_fd: int | None = None) -> None: ...
+    def shutdown(self) -> None: ...
+
+
+class ThreadPoolIO:
+    name = "threadpool"
+
+    def __init__(self) -> None:
+        # A private thread so fsyncs never queue behind unrelated work in the
+        # loop's default executor; one is enough because the flusher never has
+        # two syncs in flight.
+        self._executor: ThreadPoolExecutor | None = None
+
+    # -- files ---------------------------------------------------------------
+
+    def open_segment(self, path: str, *, create: bool = False, writable: bool = True) -> int:
+        flags = os.O_CLOEXEC | (os.O_RDWR if writable or create else os.O_RDONLY)
+        if create:
+            flags |= os.O_CREAT | os.O_EXCL
+        return os.open(path, flags, 0o644)
+
+    def open_dir(self, path: str) -> int:
+        return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+    def size(self, fd: int) -> int:
+        return os.fstat(fd).st_size
+
+    def close(self, fd: int) -> None:
+        os.close(fd)
+
+    # -- data ----------------------------------------------------------------
+
+    def pwritev(self, fd: int, buffers: Sequence[Buffer], offset: int) -> None:
+        """Write every byte or raise. Regular files rarely return short, but
+        ENOSPC can leave a partial write that the caller must cut off."""
+        views = [memoryview(b).cast("B") for b in buffers]
+        while True:
+            written = os.pwritev(fd, views, offset)
+            if written == 0:
+                raise OSError("pwritev made no progress")
+            offset += written
+            while views and written >= views[0].nbytes:
+                written -= views[0].nbytes
+                views.pop(0)
+            if not views:
+                return
+            views[0] = views[0][written:]
+
+    def pread(self, fd: int, n: int, offset: int) -> bytes:
+        data = os.pread(fd, n, offset)
+        if len(data) != n:
+            # A short read means the file is shorter than the caller believes:
+            # callers treat that like any other corruption.
+            raise EOFError(f"short read: wanted {n} bytes at {offset}, got {len(data)}")
+        return data
+
+    def truncate(self, fd: int, size: int) -> None:
+        os.ftruncate(fd, size)
+
+    # -- durability ----------------------------------------------------------
+
+    def sync_blocking(self, fds: Sequence[int], dir_fd: int | None = None) -> None:
+        # fdatasync is enough for segments: it also flushes the file size.
+        for fd in fds:
+            os.fdatasync(fd)
+        if dir_fd is not None:
+            os.fsync(dir_fd)
+
+    async def sync(self, fds: Sequence[int], dir_fd: int | None = None) -> None:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="wal-sync")
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self.sync_blocking, list(fds), dir_fd)
+
+    def shutdown(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None

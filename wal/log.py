@@ -1,0 +1,282 @@
+"""The segmented log: append records, make them durable, read them back.
+
+Appends are synchronous writes into the page cache (cheap, and ordering comes
+for free on one thread); durability is a separate, awaited step driven by the
+sync policy (see sync.py). Segment files are named by a 16-digit number, a
+record never spans two, and a record bigger than the segment size gets a
+segment of its own.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from contextlib import suppress
+from typing import Iterator
+
+from .io import IOBackend, ThreadPoolIO
+from .records import HEADER_SIZE, CorruptRecord, checksum, decode_header, encode_header
+from .recovery import RecoveryReport, recover_directory
+from .segments import Location, Recovered, segment_name
+from .sync import Flusher, Observer, SyncFailed, SyncPolicy
+
+# Below this a verified read is one pread plus a copy; above it, two preads
+# and no copy of the payload.
+_SPLIT_READ = 256 << 10
+
+logger = logging.getLogger(__name__)
+
+
+class LogClosed(RuntimeError):
+    pass
+
+
+class Log:
+    def __init__(self, directory: str | os.PathLike, *, segment_size: int = 64 << 20,
+                 sync: SyncPolicy, observer: Observer | None = None,
+                 io: IOBackend | None = None) -> None:
+        if segment_size <= HEADER_SIZE:
+            raise ValueError(f"segment_size must exceed {HEADER_SIZE}")
+        self.directory = os.fspath(directory)
+        self.segment_size = segment_size
+        self.policy = sync
+        self.report = RecoveryReport()
+        self._observer = observer
+        self._io = io or ThreadPoolIO()
+        self._state = "new"  # -> "open" once recover() is exhausted -> "closed"
+        self._dir_fd: int | None = None
+        self._fds: dict[int, int] = {}
+        self._active = 0
+        self._active_fd = -1
+        self._offset = 0
+        self._last_lsn = 0
+        self._durable_lsn = 0
+        # Sealed segments not yet fsynced, with the last LSN each holds.
+        self._unsynced_seals: list[tuple[int, int]] = []
+        self._dir_dirty = False
+        self._flusher: Flusher | None = None
+        # Two overlapping syncs could report a later LSN durable before an
+        # earlier sealed segment's fsync finished; the flusher never overlaps
+        # them, but sync() is callable from outside too.
+        self._sync_lock = asyncio.Lock()
+
+    @property
+    def last_lsn(self) -> int:
+        return self._last_lsn
+
+    @property
+    def durable_lsn(self) -> int:
+        return self._durable_lsn
+
+    @property
+    def io_backend(self) -> str:
+        return self._io.name
+
+    @property
+    def segments(self) -> list[int]:
+        return sorted(self._fds)
+
+    # -- recovery --------------------------------------------------------------
+
+    def recover(self, *, full: bool = False) -> Iterator[Recovered]:
+        """Yield every valid record in LSN order, repairing the tail; the log
+        accepts appends once this generator is exhausted. See recovery.py for
+        what counts as damage and what happens to it. Blocking I/O."""
+        if self._state != "new":
+            raise RuntimeError("recover() runs once, before any append")
+        os.makedirs(self.directory, exist_ok=True)
+        self.report = RecoveryReport()
+        dir_fd = self._io.open_dir(self.directory)
+        try:
+            state = yield from recover_directory(self._io, self.directory, self.report, full=full)
+        except BaseException:
+            self._io.close(dir_fd)
+            raise
+        self._dir_fd, self._fds = dir_fd, state.fds
+        self._last_lsn = self._durable_lsn = state.last_lsn
+        if state.active is None:
+            self._create_segment(max(self._fds, default=0) + 1)
+            self._io.sync_blocking([], self._dir_fd)
+            self._dir_dirty = False
+        else:
+            self._active, self._offset = state.active, state.active_end
+            self._active_fd = self._fds[state.active]
+        self._state = "open"
+
+    # -- writing ---------------------------------------------------------------
+
+    def append(self, rtype: int, payload: bytes | bytearray | memoryview,
+               flags: int = 0) -> tuple[int, Location]:
+        """Write one record into the page cache; durable only after commit()."""
+        self._check_open()
+        flusher = self._flusher or self._start_flusher()
+        if flusher is not None and flusher.error is not None:
+            raise SyncFailed("an earlier fsync failed") from flusher.error
+        lsn = self._last_lsn + 1
+        header = encode_header(lsn, rtype, payload, flags)
+        length = payload.nbytes if isinstance(payload, memoryview) else len(payload)
+        total = HEADER_SIZE + length
+        if self._offset and self._offset + total > self.segment_size:
+            self._rotate()
+        offset = self._offset
+        try:
+            self._io.pwritev(self._active_fd, (header, payload), offset)
+        except BaseException:
+            # Cut off a partial record so the segment still ends cleanly.
+            with suppress(OSError):
+                self._io.truncate(self._active_fd, offset)
+            raise
+        self._offset = offset + total
+        self._last_lsn = lsn
+        if flusher is not None:
+            flusher.appended(total)
+        return lsn, Location(self._active, offset + HEADER_SIZE, length)
+
+    async def commit(self, lsn: int) -> None:
+        """Return once `lsn` is durable per the sync policy. Call it from the
+        event loop that owns the log."""
+        self._check_open()
+        if not 0 <= lsn <= self._last_lsn:
+            raise ValueError(f"lsn {lsn} has not been appended (last is {self._last_lsn})")
+        flusher = self._flusher or self._start_flusher()
+        if flusher.loop is not asyncio.get_running_loop():
+            raise RuntimeError("commit() called from a loop that does not own this log")
+        await flusher.wait_durable(lsn)
+
+    async def close(self) -> None:
+        """Final sync (under every policy), then release the files."""
+        if self._state == "closed":
+            return
+        was_open, self._state = self._state == "open", "closed"
+        try:
+            if self._flusher is not None:
+                await self._flusher.close()
+            elif was_open:
+                await self.sync(include_active=True)
+        finally:
+            for fd in self._fds.values():
+                self._io.close(fd)
+            self._fds.clear()
+            if self._dir_fd is not None:
+                self._io.close(self._dir_fd)
+                self._dir_fd = None
+            self._io.shutdown()
+
+    def _check_open(self) -> None:
+        if self._state != "open":
+            raise LogClosed("log is closed" if self._state == "closed" else "call recover() first")
+
+    def _start_flusher(self) -> Flusher | None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return None  # plain synchronous use: rotation then syncs inline
+        self._flusher = Flusher(self.policy, self)
+        return self._flusher
+
+    def _create_segment(self, number: int) -> None:
+        fd = self._io.open_segment(os.path.join(self.directory, segment_name(number)), create=True)
+        self._fds[number] = fd
+        self._active, self._active_fd, self._offset = number, fd, 0
+        self._dir_dirty = True  # the new name is durable only after a directory fsync
+
+    def _rotate(self) -> None:
+        # The sealed segment is fsynced soon (by the flusher, off the loop) and
+        # always before any later LSN is reported durable: sync() covers
+        # pending seals before the active segment.
+        self._unsynced_seals.append((self._active_fd, self._last_lsn))
+        self._create_segment(self._active + 1)
+        if self._flusher is not None:
+            self._flusher.sealed()
+        else:
+            # No event loop on this thread, so blocking here stalls nobody.
+            self._run_sync_blocking()
+
+    # -- syncing (the flusher's side of the Syncable protocol) ------------------
+
+    def seals_pending(self) -> bool:
+        return bool(self._unsynced_seals) or self._dir_dirty
+
+    def _capture(self, include_active: bool) -> tuple[list[int], int | None, int] | None:
+        """Take the work for one sync: the fds to fdatasync, the directory fd
+        if a segment was created, and the LSN that will be durable after."""
+        seals, self._unsynced_seals = self._unsynced_seals, []
+        fds = [fd for fd, _ in seals]
+        target = seals[-1][1] if seals else self._durable_lsn
+        if include_active and self._last_lsn > self._durable_lsn:
+            fds.append(self._active_fd)
+            target = self._last_lsn
+        dir_fd = self._dir_fd if self._dir_dirty else None
+        self._dir_dirty = False
+        if not fds and dir_fd is None:
+            return None
+        return fds, dir_fd, target
+
+    def _synced(self, target: int, seconds: float) -> None:
+        records = max(target - self._durable_lsn, 0)
+        self._durable_lsn = max(self._durable_lsn, target)
+        if self._observer is not None:
+            try:
+                self._observer.fsync(seconds, records)
+            except Exception:  # a metrics bug must not poison the log
+                logger.exception("wal observer failed")
+
+    async def sync(self, include_active: bool = True) -> None:
+        """fsync what needs it now: sealed segments, the directory, and with
+        `include_active` the segment being appended to."""
+        async with self._sync_lock:
+            work = self._capture(include_active)
+            if work is None:
+                return
+            fds, dir_fd, target = work
+            started = time.perf_counter()
+            await self._io.sync(fds, dir_fd)
+            self._synced(target, time.perf_counter() - started)
+
+    def _run_sync_blocking(self) -> None:
+        work = self._capture(include_active=False)
+        if work is not None:
+            fds, dir_fd, target = work
+            started = time.perf_counter()
+            self._io.sync_blocking(fds, dir_fd)
+            self._synced(target, time.perf_counter() - started)
+
+    # -- reading ---------------------------------------------------------------
+
+    def fd_for(self, segment: int) -> int:
+        try:
+            return self._fds[segment]
+        except KeyError:
+            raise KeyError(f"no open segment {segment}") from None
+
+    def read(self, loc: Location, *, verify: bool = True) -> bytes:
+        """The payload at `loc`; with verify, its header and crc are checked
+        and any mismatch raises CorruptRecord."""
+        fd = self.fd_for(loc.segment)
+        try:
+            if not verify:
+                return self._io.pread(fd, loc.length, loc.offset)
+            if loc.length < _SPLIT_READ:
+                raw = self._io.pread(fd, HEADER_SIZE + loc.length, loc.offset - HEADER_SIZE)
+                header_bytes, payload = raw[:HEADER_SIZE], memoryview(raw)[HEADER_SIZE:]
+            else:
+                header_bytes = self._io.pread(fd, HEADER_SIZE, loc.offset - HEADER_SIZE)
+                payload = self._io.pread(fd, loc.length, loc.offset)
+        except EOFError as exc:
+            raise CorruptRecord(f"{loc}: {exc}") from None
+        header = decode_header(header_bytes)
+        if header.length != loc.length or checksum(header, payload) != header.crc:
+            raise CorruptRecord(f"{loc}: crc mismatch")
+        return payload if isinstance(payload, bytes) else bytes(payload)
+
+    def read_into(self, loc: Location, offset_in_payload: int, n: int) -> bytes:
+        """Up to `n` bytes of the payload starting at `offset_in_payload`, for
+        ranged reads of big chunks. No crc check: the crc covers whole records."""
+        if not 0 <= offset_in_payload <= loc.length or n < 0:
+            raise ValueError(f"range {offset_in_payload}+{n} outside payload of {loc.length}")
+        n = min(n, loc.length - offset_in_payload)
+        try:
+            return self._io.pread(self.fd_for(loc.segment), n, loc.offset + offset_in_payload)
+        except EOFError as exc:
+            raise CorruptRecord(f"{loc}: {exc}") from None
