@@ -38,6 +38,7 @@ _AMZ_DATE = re.compile(r"\d{8}T\d{6}Z")
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9a-z]+")  # lowercase RFC 9110 token
 _SPACES = re.compile(r"[ \t]+")
+_EXPIRES = re.compile(r"-?[0-9]{1,10}")
 
 _MALFORMED = "The authorization header is malformed; "
 _BAD_CREDENTIAL = 'the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".'
@@ -174,16 +175,16 @@ def parse_authorization(value: str) -> tuple[Credential, list[str], str]:
     scheme, _, rest = value.strip().partition(" ")
     if scheme != ALGORITHM:
         if scheme == "AWS":  # SigV2, which S3 answers this way where it is switched off
-            raise S3Error("InvalidRequest",
-                          "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.")
+            raise S3Error("InvalidRequest", "The authorization mechanism you have provided is not supported. "
+                          "Please use AWS4-HMAC-SHA256.")
         raise S3Error("InvalidArgument", "Unsupported Authorization Type",
                       ArgumentName="Authorization", ArgumentValue=value)
     fields: dict[str, str] = {}
-    for part in rest.split(","):
-        name, eq, field = part.strip().partition("=")
+    for part in filter(None, (p.strip() for p in rest.split(","))):
+        name, eq, field = part.partition("=")
         if not eq or name in fields:
-            raise S3Error("AuthorizationHeaderMalformed", _MALFORMED + f"the authorization component \"{part.strip()}\""
-                          " is malformed.")
+            raise S3Error("AuthorizationHeaderMalformed", _MALFORMED + f'the authorization component "{part}" is '
+                          "malformed.")
         fields[name] = field.strip()
     if set(fields) != {"Credential", "SignedHeaders", "Signature"}:
         raise S3Error("AuthorizationHeaderMalformed", _MALFORMED + "the authorization header requires three "
@@ -193,7 +194,8 @@ def parse_authorization(value: str) -> tuple[Credential, list[str], str]:
         raise S3Error("AuthorizationHeaderMalformed", _MALFORMED + _BAD_CREDENTIAL)
     signed = _split_signed_headers(fields["SignedHeaders"])
     if signed is None or not fields["Signature"]:
-        raise S3Error("AuthorizationHeaderMalformed", _MALFORMED + "the SignedHeaders or Signature is empty or invalid.")
+        raise S3Error("AuthorizationHeaderMalformed",
+                      _MALFORMED + "the SignedHeaders or Signature is empty or invalid.")
     return credential, signed, fields["Signature"]
 
 
@@ -384,10 +386,9 @@ def verify_presigned(method: str, raw_path: str, query_string: str, headers: Map
 
 
 def _parse_expires(value: str) -> int:
-    try:
-        expires = int(value)
-    except ValueError:
-        raise S3Error("AuthorizationQueryParametersError", "X-Amz-Expires should be a number") from None
+    if not _EXPIRES.fullmatch(value):  # int() would also take "+5", " 5" and "5_0"
+        raise S3Error("AuthorizationQueryParametersError", "X-Amz-Expires should be a number")
+    expires = int(value)
     if expires < 0:
         raise S3Error("AuthorizationQueryParametersError", "X-Amz-Expires must be non-negative")
     if expires > MAX_PRESIGN_EXPIRES:

@@ -29,10 +29,14 @@ logger = logging.getLogger(__name__)
 
 
 class LogClosed(RuntimeError):
-    pass
+    """The log is not open: recover() has not finished, or close() was called."""
 
 
 class Log:
+    """One shard's log. Not thread-safe: append, commit and close belong to
+    the thread running the owning event loop (reads may come from anywhere:
+    they are plain preads). Keeps one fd per segment open for reads."""
+
     def __init__(self, directory: str | os.PathLike, *, segment_size: int = 64 << 20,
                  sync: SyncPolicy, observer: Observer | None = None,
                  io: IOBackend | None = None) -> None:

@@ -289,10 +289,6 @@ BOTO_AK, BOTO_SK = "AKIDCAIRNTEST", "cairn/secret+key=="
 ENDPOINT = "http://127.0.0.1:9000"
 
 
-def _host(url: str) -> str:
-    return urlsplit(url).netloc
-
-
 def signed_by_botocore(method: str, path: str, query: str = "", headers: dict | None = None, body: bytes = b"",
                        secret: str = BOTO_SK, date_header: bool = False):
     """Sign like botocore's S3 client does; return what the server would see plus the signing time."""

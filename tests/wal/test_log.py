@@ -3,7 +3,7 @@ import os
 import random
 
 import pytest
-from wal_helpers import close, open_log, segment_path
+from tests.wal.wal_helpers import close, open_log, segment_path
 
 from wal import HEADER_SIZE, CorruptRange, CorruptRecord, Location, Log, LogClosed, RecordType, SyncPolicy
 

@@ -8,8 +8,8 @@ import threading
 import time
 
 import pytest
-from crash_child import SEGMENT_SIZE, record_for
-from wal_helpers import CountingObserver, close, open_log
+from tests.wal.crash_child import SEGMENT_SIZE, record_for
+from tests.wal.wal_helpers import CountingObserver, close, open_log
 
 from wal import PRESETS, RecordType, SyncFailed, SyncPolicy, policy_for
 from wal.io import ThreadPoolIO

@@ -1,4 +1,4 @@
-"""Shared helpers for the wal tests (named so it can't clash with other suites)."""
+"""Shared helpers for the wal tests."""
 import asyncio
 import os
 

@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Quick PUT/GET 4 KiB benchmark: Cairn against moto_server, measured in the same run, same client.
+
+    python3 bench/quick.py [--concurrency 32] [--duration 5] [--preset balanced] [--shards N]
+
+The client is a lean asyncio HTTP/1.1 loop over keep-alive connections sending presigned SigV4 URLs made in
+advance, so the servers still verify a signature per request while the client spends a few µs on each.
+Prints one line per (server, workload) and the Cairn/moto ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+import boto3
+from botocore.config import Config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+AK, SK = "bench-access", "bench-secret-key"
+BODY = os.urandom(4096)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(url)
+
+
+def start_cairn(args, data_dir: str):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "router.cli", "serve", "--port", str(port), "--data-dir",
+                             data_dir, "--preset", args.preset, "--access-key", AK, "--secret-key", SK,
+                             "--log-level", "WARNING", *(["--shards", str(args.shards)] if args.shards else [])],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, start_new_session=True,
+                            env={**os.environ, "PYTHONPATH": ROOT})
+    wait_http(f"http://127.0.0.1:{port}/_cairn/ready")
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def start_moto():
+    port = free_port()
+    proc = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    wait_http(f"http://127.0.0.1:{port}/")
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def presign(endpoint: str, method: str, keys: list[str], bucket: str) -> list[str]:
+    s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=AK, aws_secret_access_key=SK,
+                      region_name="us-east-1", config=Config(signature_version="s3v4"))
+    op = "put_object" if method == "PUT" else "get_object"
+    return [s3.generate_presigned_url(op, Params={"Bucket": bucket, "Key": k}, ExpiresIn=3600) for k in keys]
+
+
+async def worker(host: str, port: int, method: str, urls: list[str], start: int, step: int, stop_at: float,
+                 latencies: list, errors: list) -> int:
+    reader, writer = await asyncio.open_connection(host, port)
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    done = 0
+    i = start
+    while time.perf_counter() < stop_at:
+        u = urllib.parse.urlsplit(urls[i % len(urls)])
+        i += step
+        head = f"{method} {u.path}?{u.query} HTTP/1.1\r\nHost: {u.netloc}\r\n"
+        if method == "PUT":
+            req = (head + f"Content-Length: {len(BODY)}\r\n\r\n").encode() + BODY
+        else:
+            req = (head + "\r\n").encode()
+        t0 = time.perf_counter()
+        writer.write(req)
+        status = int((await reader.readline()).split()[1])
+        length = 0
+        while True:
+            line = await reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        if length:
+            await reader.readexactly(length)
+        latencies.append(time.perf_counter() - t0)
+        if status >= 300:
+            errors.append(status)
+        done += 1
+    writer.close()
+    return done
+
+
+async def run_load(endpoint: str, method: str, urls: list[str], concurrency: int, duration: float):
+    u = urllib.parse.urlsplit(endpoint)
+    latencies: list = []
+    errors: list = []
+    t0 = time.perf_counter()
+    stop_at = t0 + duration
+    counts = await asyncio.gather(*(worker(u.hostname, u.port, method, urls, c, concurrency, stop_at, latencies,
+                                           errors) for c in range(concurrency)))
+    elapsed = time.perf_counter() - t0
+    latencies.sort()
+    p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000 if latencies else 0
+    return {"ops_s": sum(counts) / elapsed, "p50_ms": p(0.5), "p99_ms": p(0.99), "errors": len(errors)}
+
+
+def bench_one(name: str, endpoint: str, args) -> dict:
+    s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=AK, aws_secret_access_key=SK,
+                      region_name="us-east-1")
+    s3.create_bucket(Bucket="bench")
+    n_put = int(args.duration * 20000)
+    put_urls = presign(endpoint, "PUT", [f"put/{i}" for i in range(n_put)], "bench")
+    for i in range(1000):
+        s3.put_object(Bucket="bench", Key=f"get/{i}", Body=BODY)
+    get_urls = presign(endpoint, "GET", [f"get/{i}" for i in range(1000)], "bench")
+    out = {}
+    for workload, method, urls in (("put-4k", "PUT", put_urls), ("get-4k", "GET", get_urls)):
+        r = asyncio.run(run_load(endpoint, method, urls, args.concurrency, args.duration))
+        out[workload] = r
+        print(f"{name:6s} {workload}  C={args.concurrency}  {r['ops_s']:9.0f} op/s  p50 {r['p50_ms']:6.2f} ms  "
+              f"p99 {r['p99_ms']:6.2f} ms  errors {r['errors']}", flush=True)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--duration", type=float, default=5.0)
+    ap.add_argument("--preset", default="balanced")
+    ap.add_argument("--shards", type=int, default=0)
+    args = ap.parse_args()
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, starter in (("cairn", lambda: start_cairn(args, os.path.join(tmp, "data"))),
+                              ("moto", start_moto)):
+            proc, endpoint = starter()
+            try:
+                results[name] = bench_one(name, endpoint, args)
+            finally:
+                os.killpg(proc.pid, 15)
+                proc.wait()
+    for w in ("put-4k", "get-4k"):
+        ratio = results["cairn"][w]["ops_s"] / max(1e-9, results["moto"][w]["ops_s"])
+        print(f"ratio  {w}  cairn/moto = {ratio:.1f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main()
