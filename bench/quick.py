@@ -75,11 +75,40 @@ def presign(endpoint: str, method: str, keys: list[str], bucket: str) -> list[st
     return [s3.generate_presigned_url(op, Params={"Bucket": bucket, "Key": k}, ExpiresIn=3600) for k in keys]
 
 
+async def connect(host: str, port: int):
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return reader, writer
+
+
+async def exchange(reader, writer, req: bytes) -> tuple[int, bool]:
+    """Send one request, read the whole response; returns (status, whether the connection stays open)."""
+    writer.write(req)
+    status_line = await reader.readline()
+    status = int(status_line.split()[1])
+    keep = status_line.startswith(b"HTTP/1.1")
+    length = None
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b""):
+            break
+        name, _, value = line.decode().partition(":")
+        name = name.strip().lower()
+        if name == "content-length":
+            length = int(value)
+        elif name == "connection":
+            keep = value.strip().lower() == "keep-alive"
+    if length is None:  # an HTTP/1.0-style peer (moto's werkzeug) ends the body by closing
+        await reader.read()
+        keep = False
+    elif length:
+        await reader.readexactly(length)
+    return status, keep
+
+
 async def worker(host: str, port: int, method: str, urls: list[str], start: int, step: int, stop_at: float,
                  latencies: list, errors: list) -> int:
-    reader, writer = await asyncio.open_connection(host, port)
-    sock = writer.get_extra_info("socket")
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    reader, writer = await connect(host, port)
     done = 0
     i = start
     while time.perf_counter() < stop_at:
@@ -91,22 +120,14 @@ async def worker(host: str, port: int, method: str, urls: list[str], start: int,
         else:
             req = (head + "\r\n").encode()
         t0 = time.perf_counter()
-        writer.write(req)
-        status = int((await reader.readline()).split()[1])
-        length = 0
-        while True:
-            line = await reader.readline()
-            if line in (b"\r\n", b""):
-                break
-            name, _, value = line.decode().partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-        if length:
-            await reader.readexactly(length)
+        status, keep = await exchange(reader, writer, req)
         latencies.append(time.perf_counter() - t0)
         if status >= 300:
             errors.append(status)
         done += 1
+        if not keep:
+            writer.close()
+            reader, writer = await connect(host, port)
     writer.close()
     return done
 

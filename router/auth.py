@@ -52,7 +52,7 @@ class Body:
     and ``trailers`` holds any trailing checksums.
     """
 
-    __slots__ = ("stream", "decoder", "sha", "expected_sha", "trailers", "length", "declared")
+    __slots__ = ("stream", "decoder", "sha", "expected_sha", "trailers", "length", "declared", "declared_trailers")
 
     def __init__(self, stream, verified: sigv4.Verified, headers: dict) -> None:
         self.stream = stream
@@ -62,6 +62,7 @@ class Body:
         self.sha = None
         ph = verified.payload_hash
         mode = STREAMING.get(ph)
+        self.declared_trailers = [t.strip().lower() for t in headers.get("x-amz-trailer", "").split(",") if t.strip()]
         declared = headers.get("x-amz-decoded-content-length") if mode else headers.get("content-length")
         if declared is None and mode is not None:
             raise S3Error("MissingContentLength")
@@ -83,7 +84,7 @@ class Body:
                 raise S3Error("InvalidArgument", "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, a STREAMING "
                                                  "mode or the hex SHA-256 of the payload.")
             self.sha = hashlib.sha256()
-        self.expected_sha = ph
+        self.expected_sha = ph.lower()
 
     async def __aiter__(self):
         stream = self.stream
@@ -105,6 +106,9 @@ class Body:
                 yield chunk
         if decoder is not None:
             self.trailers = decoder.finish()
+            # an unsigned body cut between two trailer lines still looks complete to the decoder
+            if any(name not in self.trailers for name in self.declared_trailers):
+                raise S3Error("IncompleteBody")
         elif sha is not None and sha.hexdigest() != self.expected_sha:
             raise S3Error("XAmzContentSHA256Mismatch", ClientComputedContentSHA256=self.expected_sha,
                           S3ComputedContentSHA256=sha.hexdigest())

@@ -26,6 +26,9 @@ def main() -> None:
     logging.basicConfig(level=settings.log_level, format=f"%(asctime)s router-{index} %(levelname)s %(message)s")
     from .app import NoDelayProtocol, build_app
 
+    for name in ("sanic.root", "sanic.error", "sanic.server", "sanic.access"):
+        logging.getLogger(name).setLevel(settings.log_level)
+
     sock = socket.socket(fileno=fd)
     app = build_app(settings, name=f"cairn_router_{index}")
     ssl = {"cert": settings.tls_cert, "key": settings.tls_key} if settings.tls_cert else None
