@@ -62,6 +62,18 @@ class BodyStream:
             self.conn.streams.pop(self.req_id, None)
 
 
+# op name -> handler(shard, meta) returning a reply dict or an awaitable of one. Ops that stream a request
+# body (put) or a response body (get) are handled by the connection itself, above the table.
+OPS = {
+    "delete": lambda shard, meta: objects.delete(shard.store, meta),
+    "list": lambda shard, meta: objects.list_page(shard.store, meta),
+    "bucket_create": lambda shard, meta: buckets.create(shard.store, meta, shard.broadcast),
+    "bucket_delete": lambda shard, meta: buckets.delete(shard.store, meta, shard.broadcast),
+    "bucket_snapshot": lambda shard, meta: buckets.snapshot(shard.store),
+    "bucket_count": lambda shard, meta: buckets.count_objects(shard.store, meta),
+}
+
+
 class RouterConnection(asyncio.Protocol):
     def __init__(self, shard) -> None:
         self.shard = shard
@@ -127,30 +139,21 @@ class RouterConnection(asyncio.Protocol):
 
     def on_request(self, req_id: int, meta: dict) -> None:
         op = meta["op"]
-        store = self.store
         if op == "put":
             try:
-                self.uploads[req_id] = objects.Upload(store, meta)
+                self.uploads[req_id] = objects.Upload(self.store, meta)
             except Exception as exc:
                 self.respond(req_id, error_reply(exc))
         elif op == "get" or op == "head":
             self.on_read(req_id, meta, op == "get")
-        elif op == "delete":
-            self.run(req_id, lambda: objects.delete(store, meta))
-        elif op == "list":
-            self.run(req_id, lambda: objects.list_page(store, meta))
-        elif op == "bucket_create":
-            self.run(req_id, lambda: buckets.create(store, meta, self.shard.broadcast))
-        elif op == "bucket_delete":
-            self.run(req_id, lambda: buckets.delete(store, meta, self.shard.broadcast))
-        elif op == "bucket_snapshot":
-            self.run(req_id, lambda: buckets.snapshot(store))
-        elif op == "bucket_count":
-            self.run(req_id, lambda: buckets.count_objects(store, meta))
         elif op == "ping":
-            self.respond(req_id, {"shard": self.shard.number, "recovery_seconds": store.recovery_seconds})
+            self.respond(req_id, {"shard": self.shard.number, "recovery_seconds": self.store.recovery_seconds})
         else:
-            self.respond(req_id, S3Error("NotImplemented", f"unknown shard op {op!r}").to_wire())
+            handler = OPS.get(op)
+            if handler is None:
+                self.respond(req_id, S3Error("NotImplemented", f"unknown shard op {op!r}").to_wire())
+            else:
+                self.run(req_id, lambda: handler(self.shard, meta))
 
     def run(self, req_id: int, call) -> None:
         """Run an op: answer now if it is synchronous, else when its coroutine (a log commit) finishes."""
