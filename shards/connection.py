@@ -62,6 +62,10 @@ class BodyStream:
             self.conn.streams.pop(self.req_id, None)
 
 
+# Ops whose request carries a body: op name -> class(store, meta) with feed(bytes) and finish(end_meta), the
+# latter returning a reply dict or an awaitable of one (see objects.Upload).
+UPLOADS = {"put": objects.Upload}
+
 # op name -> handler(shard, meta) returning a reply dict or an awaitable of one. Ops that stream a request
 # body (put) or a response body (get) are handled by the connection itself, above the table.
 OPS = {
@@ -79,7 +83,7 @@ class RouterConnection(asyncio.Protocol):
         self.shard = shard
         self.store = shard.store
         self.parser = FrameParser()
-        self.uploads: dict[int, objects.Upload] = {}
+        self.uploads: dict = {}
         self.streams: dict[int, BodyStream] = {}
         self.transport = None
 
@@ -139,9 +143,10 @@ class RouterConnection(asyncio.Protocol):
 
     def on_request(self, req_id: int, meta: dict) -> None:
         op = meta["op"]
-        if op == "put":
+        upload = UPLOADS.get(op)
+        if upload is not None:
             try:
-                self.uploads[req_id] = objects.Upload(self.store, meta)
+                self.uploads[req_id] = upload(self.store, meta)
             except Exception as exc:
                 self.respond(req_id, error_reply(exc))
         elif op == "get" or op == "head":
