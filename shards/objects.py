@@ -89,19 +89,24 @@ class Upload:
                 entry[name] = meta[name]
         if cks:
             entry["cks"] = cks
-        record = {"b": meta["bucket"], "k": meta["key"], "e": entry}
-        if self.chunks:
-            if self.buf:
-                self._flush()
-            record["chunks"] = [tuple(c) for c in self.chunks]
-            payload = encode_put(record)
-        else:
-            payload = encode_put(record, self.buf)
-        return self._commit(payload, entry)
+        if self.chunks and self.buf:
+            self._flush()
+        return write_object(self.store, meta, entry, self.chunks, b"" if self.chunks else self.buf)
 
-    async def _commit(self, payload: bytes, entry: dict) -> dict:
-        await self.store.write(RecordType.PUT, payload)
-        return {"etag": entry["etag"], "cks": entry.get("cks")}
+
+def write_object(store: Store, meta: dict, entry: dict, chunks: list, inline=b""):
+    """The one way an object version becomes visible: a PUT record naming its data (chunk locations already in
+    the log, or ``inline`` bytes carried in the record). ``meta`` is the request's (bucket, key, bucket config).
+    Returns a coroutine that resolves, once the record is committed, to the reply for the client."""
+    record = {"b": meta["bucket"], "k": meta["key"], "e": entry}
+    if chunks:
+        record["chunks"] = [tuple(c) for c in chunks]
+    return _commit(store, encode_put(record, inline), entry)
+
+
+async def _commit(store: Store, payload: bytes, entry: dict) -> dict:
+    await store.write(RecordType.PUT, payload)
+    return {"etag": entry["etag"], "cks": entry.get("cks")}
 
 
 def lookup(store: Store, meta: dict) -> dict:
