@@ -4,7 +4,7 @@ and the naming rules S3 enforces on both. Pure functions."""
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 from shards.errors import S3Error
 
@@ -24,7 +24,7 @@ def locate(host: str, raw_path: str, domains: list[str]) -> tuple[str, str]:
     """(bucket, key) of a request; either may be ''. ``raw_path`` is still percent-encoded."""
     name = split_host(host).lower()
     bucket = ""
-    for domain in domains:
+    for domain in sorted(domains, key=len, reverse=True):  # s3.localhost before localhost
         if name.endswith("." + domain):
             bucket = name[:-len(domain) - 1]
             break
@@ -50,3 +50,20 @@ def check_key(key: str) -> None:
     if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
         raise S3Error("KeyTooLongError", Size=str(len(key.encode("utf-8", "surrogatepass"))),
                       MaxSizeAllowed=str(MAX_KEY_BYTES))
+
+
+def parse_query(query_string: str) -> dict[str, str]:
+    """Query parameters, first value wins; percent- and '+'-decoding only for components that need it."""
+    if not query_string:
+        return {}
+    if "%" in query_string or "+" in query_string:
+        out: dict[str, str] = {}
+        for k, v in parse_qsl(query_string, keep_blank_values=True):
+            out.setdefault(k, v)
+        return out
+    out = {}
+    for piece in query_string.split("&"):
+        if piece:
+            k, _, v = piece.partition("=")
+            out.setdefault(k, v)
+    return out

@@ -8,7 +8,6 @@ import logging
 import os
 import socket
 import time
-from urllib.parse import parse_qsl
 
 from sanic import Sanic
 from sanic.exceptions import SanicException
@@ -18,8 +17,8 @@ from sanic.server.protocols.http_protocol import HttpProtocol
 from shards.errors import S3Error
 from shards.server import socket_path
 
-from . import auth, dispatch, metrics, xml
-from .addressing import locate
+from . import auth, cors, dispatch, metrics, xml
+from .addressing import locate, parse_query
 from .bucket_cache import BucketCache
 from .call import Call, Router
 from .ring import Ring
@@ -112,10 +111,12 @@ def build_app(settings, name: str = "cairn") -> Sanic:
         op = "unknown"
         try:
             query_string = request.query_string
-            query = dict(parse_qsl(query_string, keep_blank_values=True))
+            query = parse_query(query_string)
             headers = auth.lower_headers(request.headers)
             bucket, key = locate(headers.get("host", ""), raw_path, domains)
-            verified = auth.authenticate(method, raw_path, query_string, query, headers, credentials)
+            # a CORS preflight never carries credentials: browsers send it before the signed request
+            verified = cors.ANONYMOUS if method == "OPTIONS" else auth.authenticate(
+                method, raw_path, query_string, query, headers, credentials)
             op, handler = dispatch.route(method, bucket, key, query, headers)
             call = Call(request, state["router"], bucket, key, query, headers, verified.access_key, op=op,
                         request_id=request_id)
@@ -137,9 +138,14 @@ def build_app(settings, name: str = "cairn") -> Sanic:
         metrics.observe(op, status, time.perf_counter() - t0)
         return response
 
-    methods = ["GET", "PUT", "POST", "DELETE", "HEAD"]
+    methods = ["GET", "PUT", "POST", "DELETE", "HEAD", "OPTIONS"]
     app.add_route(s3, "/", methods=methods, stream=True, name="s3_root")
     app.add_route(s3, "/<path:path>", methods=methods, stream=True, name="s3_path")
+
+    @app.on_response
+    def cors_headers(request, response):
+        # middleware, so streamed GET responses get the headers too (request.respond runs it before sending)
+        cors.on_response(state["router"], domains, request, response)
 
     @app.exception(SanicException)
     async def sanic_error(request, exc):

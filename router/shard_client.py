@@ -16,7 +16,7 @@ import orjson
 
 from shards.errors import S3Error
 from shards.protocol import (CREDIT, K_CANCEL, K_CREDIT, K_DATA, K_END, K_PUSH, K_REQUEST, K_RESPONSE, MAX_DATA_FRAME,
-                             FrameParser, frame, frame_header)
+                             Cork, FrameParser, frame, frame_header)
 
 log = logging.getLogger("cairn.router")
 
@@ -129,6 +129,7 @@ class ShardConnection(asyncio.Protocol):
 
     def connection_made(self, transport) -> None:
         self.transport = transport
+        self.cork = Cork(transport, self.loop)
 
     def connection_lost(self, exc) -> None:
         err = unavailable(self.client.number)
@@ -150,12 +151,10 @@ class ShardConnection(asyncio.Protocol):
             p.set_result(None)
 
     def write(self, data: bytes) -> None:
-        if not self.transport.is_closing():
-            self.transport.write(data)
+        self.cork.write(data)
 
     def write_many(self, parts) -> None:
-        if not self.transport.is_closing():
-            self.transport.writelines(parts)
+        self.cork.write(*parts)
 
     def data_received(self, data: bytes) -> None:
         exchanges = self.exchanges

@@ -29,6 +29,8 @@ def main() -> None:
     for name in ("sanic.root", "sanic.error", "sanic.server", "sanic.access"):
         logging.getLogger(name).setLevel(settings.log_level)
 
+    from shards.profiling import maybe_profile
+    maybe_profile(f"router {index}")
     sock = socket.socket(fileno=fd)
     app = build_app(settings, name=f"cairn_router_{index}")
     ssl = {"cert": settings.tls_cert, "key": settings.tls_key} if settings.tls_cert else None

@@ -13,10 +13,10 @@ import logging
 
 import orjson
 
-from . import buckets, objects
+from . import buckets, multipart, multipart_listing, objects
 from .errors import S3Error
 from .protocol import (CREDIT, K_CANCEL, K_CREDIT, K_DATA, K_END, K_PUSH, K_REQUEST, K_RESPONSE, MAX_DATA_FRAME,
-                       WINDOW, FrameParser, frame, frame_header)
+                       WINDOW, Cork, FrameParser, frame, frame_header)
 
 log = logging.getLogger("cairn.shard")
 
@@ -64,7 +64,7 @@ class BodyStream:
 
 # Ops whose request carries a body: op name -> class(store, meta) with feed(bytes) and finish(end_meta), the
 # latter returning a reply dict or an awaitable of one (see objects.Upload).
-UPLOADS = {"put": objects.Upload}
+UPLOADS = {"put": objects.Upload, "mpu_part": multipart.PartUpload}
 
 # op name -> handler(shard, meta) returning a reply dict or an awaitable of one. Ops that stream a request
 # body (put) or a response body (get) are handled by the connection itself, above the table.
@@ -73,7 +73,14 @@ OPS = {
     "list": lambda shard, meta: objects.list_page(shard.store, meta),
     "bucket_create": lambda shard, meta: buckets.create(shard.store, meta, shard.broadcast),
     "bucket_delete": lambda shard, meta: buckets.delete(shard.store, meta, shard.broadcast),
+    "bucket_configure": lambda shard, meta: buckets.configure(shard.store, meta, shard.broadcast),
     "bucket_snapshot": lambda shard, meta: buckets.snapshot(shard.store),
+    "mpu_create": lambda shard, meta: multipart.create(shard.store, meta),
+    "mpu_complete": lambda shard, meta: multipart.complete(shard.store, meta),
+    "mpu_abort": lambda shard, meta: multipart.abort(shard.store, meta),
+    "mpu_parts": lambda shard, meta: multipart_listing.list_parts(shard.store, meta),
+    "mpu_list": lambda shard, meta: multipart_listing.list_uploads(shard.store, meta),
+    "part_range": lambda shard, meta: multipart_listing.part_range(shard.store, meta),
     "bucket_count": lambda shard, meta: buckets.count_objects(shard.store, meta),
 }
 
@@ -90,6 +97,7 @@ class RouterConnection(asyncio.Protocol):
     # -- transport ------------------------------------------------------------------------------------------
     def connection_made(self, transport) -> None:
         self.transport = transport
+        self.cork = Cork(transport, asyncio.get_running_loop())
         self.shard.routers.add(self)
 
     def connection_lost(self, exc) -> None:
@@ -101,12 +109,10 @@ class RouterConnection(asyncio.Protocol):
         self.streams.clear()
 
     def send(self, req_id: int, kind: int, payload: bytes = b"") -> None:
-        if not self.transport.is_closing():
-            self.transport.write(frame(req_id, kind, payload))
+        self.cork.write(frame(req_id, kind, payload))
 
     def send_data(self, req_id: int, data: bytes) -> None:
-        if not self.transport.is_closing():
-            self.transport.writelines((frame_header(req_id, K_DATA, len(data)), data))
+        self.cork.write(frame_header(req_id, K_DATA, len(data)), data)
 
     def respond(self, req_id: int, meta: dict) -> None:
         self.send(req_id, K_RESPONSE, orjson.dumps(meta))

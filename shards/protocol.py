@@ -75,3 +75,38 @@ class FrameParser:
             del buf[:pos]
         self._pos = 0
         return out
+
+
+class Cork:
+    """Coalesces the frames written during one event-loop turn into one ``writelines`` (one syscall).
+
+    Many small exchanges share a connection; without this each frame of each exchange is its own send().
+    A large body is passed on at once so memory stays bounded by what the transport buffers.
+    """
+
+    __slots__ = ("transport", "loop", "parts", "size", "scheduled")
+    FLUSH_AT = 256 << 10
+
+    def __init__(self, transport, loop) -> None:
+        self.transport = transport
+        self.loop = loop
+        self.parts: list = []
+        self.size = 0
+        self.scheduled = False
+
+    def write(self, *parts) -> None:
+        self.parts.extend(parts)
+        for p in parts:
+            self.size += len(p)
+        if self.size >= self.FLUSH_AT:
+            self.flush()
+        elif not self.scheduled:
+            self.scheduled = True
+            self.loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        self.scheduled = False
+        if self.parts:
+            parts, self.parts, self.size = self.parts, [], 0
+            if not self.transport.is_closing():
+                self.transport.writelines(parts)

@@ -76,6 +76,9 @@ def main() -> None:
     logging.basicConfig(level=settings.get("log_level", "INFO"),
                         format=f"%(asctime)s shard-{settings['number']} %(levelname)s %(message)s")
     import uvloop
+    if os.environ.get("CAIRN_PROFILE_DIR"):
+        from .profiling import maybe_profile
+        maybe_profile(f"shard {settings['number']}")
     uvloop.run(serve(settings))
 
 
