@@ -68,7 +68,17 @@ def banner(settings: Settings, port: int) -> str:
             f"cairn: access key {settings.access_key}  secret key {secret}\n")
 
 
+def raise_fd_limit() -> None:
+    # every client connection is a descriptor in a router; the common soft default of 1024 would cap a
+    # router at ~1000 clients, so take the hard limit (children inherit it)
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def serve(settings: Settings) -> int:
+    raise_fd_limit()
     try:
         import setproctitle
         setproctitle.setproctitle("cairn: supervisor")
