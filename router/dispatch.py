@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from shards.errors import S3Error
 
-from . import ops_buckets, ops_list, ops_objects
+from . import ops_buckets, ops_list, ops_multipart, ops_objects
 
 # Query parameters that select a different operation on the same path (AWS API reference).
 SUBRESOURCES = frozenset((
@@ -31,6 +31,8 @@ def route(method: str, bucket: str, key: str, query: dict, headers: dict):
             return "ListBuckets", ops_buckets.list_buckets
         raise S3Error("MethodNotAllowed", Method=method, ResourceType="SERVICE")
     if not key:
+        if subs == {"uploads"} and method == "GET":
+            return "ListMultipartUploads", ops_multipart.list_uploads
         if not subs:
             if method == "PUT":
                 return "CreateBucket", ops_buckets.create_bucket
@@ -56,4 +58,7 @@ def route(method: str, bucket: str, key: str, query: dict, headers: dict):
             return "HeadObject", ops_objects.head_object
         if method == "DELETE":
             return "DeleteObject", ops_objects.delete_object
+    multipart = ops_multipart.route(method, subs, headers)
+    if multipart is not None:
+        return multipart
     _not_implemented(f"{method} on object with ?{','.join(sorted(subs)) or 'no subresource'}")

@@ -8,6 +8,7 @@ from shards import checksums
 from shards.errors import S3Error
 
 from .addressing import check_key
+from . import ops_multipart
 from .call import Call
 from .metrics import BYTES_IN, BYTES_OUT
 from .xml import http_date
@@ -127,6 +128,7 @@ async def get_object(call: Call, with_body: bool = True) -> HTTPResponse:
         meta["cond"] = cond
     if "range" in h:
         meta["range"] = h["range"]
+    parts_count = await ops_multipart.part_number_range(call, meta)  # ?partNumber=N becomes that part's range
     ex = call.router.owner_of(call.bucket, call.key).open(meta)
     try:
         reply = await ex.reply()
@@ -135,6 +137,8 @@ async def get_object(call: Call, with_body: bool = True) -> HTTPResponse:
         # a whole-object checksum describes the whole object: never send it with a range
         headers = object_headers(entry, call.query,
                                  rng is None and h.get("x-amz-checksum-mode", "").upper() == "ENABLED")
+        if parts_count:
+            headers["x-amz-mp-parts-count"] = str(parts_count)
         status = 200
         if rng is not None:
             status = 206
