@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from shards.errors import S3Error
 
-from . import ops_buckets, ops_list, ops_multipart, ops_objects
+from . import cors, ops_batch, ops_buckets, ops_copy, ops_list, ops_multipart, ops_objects, ops_tagging, ops_versions
 
 # Query parameters that select a different operation on the same path (AWS API reference).
 SUBRESOURCES = frozenset((
@@ -20,11 +20,18 @@ SUBRESOURCES = frozenset((
 ))
 
 
+OBJECT_TAGGING = {"GET": ("GetObjectTagging", ops_tagging.get_object_tagging),
+                  "PUT": ("PutObjectTagging", ops_tagging.put_object_tagging),
+                  "DELETE": ("DeleteObjectTagging", ops_tagging.delete_object_tagging)}
+
+
 def _not_implemented(what: str):
     raise S3Error("NotImplemented", f"{what} is not implemented.")
 
 
 def route(method: str, bucket: str, key: str, query: dict, headers: dict):
+    if method == "OPTIONS":
+        return "PreflightCORS", cors.preflight
     subs = SUBRESOURCES.intersection(query)
     if not bucket:
         if method == "GET" and not subs:
@@ -33,6 +40,10 @@ def route(method: str, bucket: str, key: str, query: dict, headers: dict):
     if not key:
         if subs == {"uploads"} and method == "GET":
             return "ListMultipartUploads", ops_multipart.list_uploads
+        if subs == {"versions"} and method == "GET":
+            return "ListObjectVersions", ops_versions.list_object_versions
+        if subs == {"delete"} and method == "POST":
+            return "DeleteObjects", ops_batch.delete_objects
         if not subs:
             if method == "PUT":
                 return "CreateBucket", ops_buckets.create_bucket
@@ -44,13 +55,13 @@ def route(method: str, bucket: str, key: str, query: dict, headers: dict):
                 if query.get("list-type") == "2":
                     return "ListObjectsV2", ops_list.list_objects_v2
                 return "ListObjects", ops_list.list_objects_v1
-        elif subs == {"location"} and method == "GET":
-            return "GetBucketLocation", ops_buckets.get_location
+        elif len(subs) == 1 and (method, *subs) in ops_buckets.SUBRESOURCE_OPS:
+            return ops_buckets.SUBRESOURCE_OPS[(method, *subs)]
         _not_implemented(f"{method} on bucket with ?{','.join(sorted(subs)) or 'no subresource'}")
-    if not subs:
+    if subs <= {"versionId"}:  # versionId names a version of the object, not another operation
         if method == "PUT":
             if "x-amz-copy-source" in headers:
-                _not_implemented("CopyObject")
+                return "CopyObject", ops_copy.copy_object
             return "PutObject", ops_objects.put_object
         if method == "GET":
             return "GetObject", ops_objects.get_object
@@ -58,6 +69,10 @@ def route(method: str, bucket: str, key: str, query: dict, headers: dict):
             return "HeadObject", ops_objects.head_object
         if method == "DELETE":
             return "DeleteObject", ops_objects.delete_object
+    if subs - {"versionId"} == {"tagging"} and method in OBJECT_TAGGING:
+        return OBJECT_TAGGING[method]
+    if subs - {"versionId"} == {"attributes"} and method == "GET":
+        return "GetObjectAttributes", ops_tagging.get_object_attributes
     multipart = ops_multipart.route(method, subs, headers)
     if multipart is not None:
         return multipart

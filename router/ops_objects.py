@@ -6,6 +6,8 @@ from sanic.response import HTTPResponse
 
 from shards import checksums
 from shards.errors import S3Error
+from shards.tags import parse_tagging_header
+from shards.versions import check_version_id
 
 from .addressing import check_key
 from . import ops_multipart
@@ -22,6 +24,7 @@ RESPONSE_OVERRIDES = {"response-content-type": "Content-Type", "response-content
                       "response-content-disposition": "Content-Disposition",
                       "response-content-encoding": "Content-Encoding"}
 CONDITIONS = ("if-match", "if-none-match", "if-modified-since", "if-unmodified-since")
+WRITE_CONDITIONS = ("if-match", "if-none-match")
 INLINE_BODY = 256 << 10  # GET bodies up to this size are answered in one response write
 
 
@@ -67,6 +70,10 @@ def put_meta(call: Call) -> dict:
             "hdr": hdr, "um": um, "length": call.body.declared}
     if sc and sc != "STANDARD":
         meta["sc"] = sc
+    if "x-amz-tagging" in h:
+        tags = parse_tagging_header(h["x-amz-tagging"])
+        if tags:
+            meta["tags"] = tags
     if "content-md5" in h:
         meta["md5"] = h["content-md5"]
     if algo:
@@ -76,10 +83,21 @@ def put_meta(call: Call) -> dict:
     return meta
 
 
+def version_headers(cfg: dict, vid: str | None, asked: bool = False) -> dict:
+    """x-amz-version-id for a bucket that has (had) versioning, or when the request named a version."""
+    if vid is not None and (asked or cfg.get("versioning") or vid != "null"):
+        return {"x-amz-version-id": vid}
+    return {}
+
+
 async def put_object(call: Call) -> HTTPResponse:
     check_key(call.key)
-    call.router.cache.require(call.bucket)
+    cfg = call.router.cache.require(call.bucket)
     meta = put_meta(call)
+    meta["versioning"] = cfg.get("versioning")
+    cond = {c: call.headers[c] for c in WRITE_CONDITIONS if c in call.headers}
+    if cond:
+        meta["cond"] = cond
     ex = call.router.owner_of(call.bucket, call.key).open(meta)
     body = call.body
     try:
@@ -94,7 +112,7 @@ async def put_object(call: Call) -> HTTPResponse:
         raise
     BYTES_IN.inc(body.length)
     reply = await ex.reply()
-    headers = {"ETag": f'"{reply["etag"]}"'}
+    headers = {"ETag": f'"{reply["etag"]}"', **version_headers(cfg, reply.get("vid"))}
     for algo, value in (reply.get("cks") or {}).items():
         headers[checksums.header_name(algo)] = value
     return HTTPResponse(status=200, headers=headers)
@@ -109,6 +127,8 @@ def object_headers(entry: dict, query: dict, checksum_mode: bool) -> dict:
         headers["x-amz-meta-" + name] = value
     if entry.get("sc"):
         headers["x-amz-storage-class"] = entry["sc"]
+    if entry.get("tags"):
+        headers["x-amz-tagging-count"] = str(len(entry["tags"]))
     if checksum_mode:
         for algo, value in (entry.get("cks") or {}).items():
             headers[checksums.header_name(algo)] = value
@@ -120,9 +140,12 @@ def object_headers(entry: dict, query: dict, checksum_mode: bool) -> dict:
 
 async def get_object(call: Call, with_body: bool = True) -> HTTPResponse:
     check_key(call.key)
-    call.router.cache.require(call.bucket)
+    cfg = call.router.cache.require(call.bucket)
     h = call.headers
     meta = {"op": "get" if with_body else "head", "bucket": call.bucket, "key": call.key}
+    vid = check_version_id(call.arg("versionId"))
+    if vid is not None:
+        meta["vid"] = vid
     cond = {c: h[c] for c in CONDITIONS if c in h}
     if cond:
         meta["cond"] = cond
@@ -137,6 +160,7 @@ async def get_object(call: Call, with_body: bool = True) -> HTTPResponse:
         # a whole-object checksum describes the whole object: never send it with a range
         headers = object_headers(entry, call.query,
                                  rng is None and h.get("x-amz-checksum-mode", "").upper() == "ENABLED")
+        headers.update(version_headers(cfg, entry.get("vid"), vid is not None))
         if parts_count:
             headers["x-amz-mp-parts-count"] = str(parts_count)
         status = 200
@@ -176,6 +200,13 @@ async def head_object(call: Call) -> HTTPResponse:
 
 async def delete_object(call: Call) -> HTTPResponse:
     check_key(call.key)
-    call.router.cache.require(call.bucket)
-    await call.router.owner_of(call.bucket, call.key).call({"op": "delete", "bucket": call.bucket, "key": call.key})
-    return HTTPResponse(status=204)
+    cfg = call.router.cache.require(call.bucket)
+    meta = {"op": "delete", "bucket": call.bucket, "key": call.key, "versioning": cfg.get("versioning")}
+    vid = check_version_id(call.arg("versionId"))
+    if vid is not None:
+        meta["vid"] = vid
+    reply = await call.router.owner_of(call.bucket, call.key).call(meta)
+    headers = version_headers(cfg, reply.get("vid"), vid is not None)
+    if reply.get("dm"):
+        headers["x-amz-delete-marker"] = "true"
+    return HTTPResponse(status=204, headers=headers)

@@ -13,7 +13,9 @@ import logging
 
 import orjson
 
-from . import buckets, multipart, multipart_listing, objects
+from wal.records import CorruptRecord
+
+from . import buckets, copying, multipart, multipart_listing, objects, tags
 from .errors import S3Error
 from .protocol import (CREDIT, K_CANCEL, K_CREDIT, K_DATA, K_END, K_PUSH, K_REQUEST, K_RESPONSE, MAX_DATA_FRAME,
                        WINDOW, Cork, FrameParser, frame, frame_header)
@@ -26,6 +28,10 @@ def error_reply(exc: BaseException) -> dict:
         return exc.to_wire()
     if isinstance(exc, OSError) and exc.errno == 28:  # ENOSPC: the disk is full, reads still work
         return S3Error("InsufficientStorage").to_wire()
+    if isinstance(exc, CorruptRecord):  # S3 has no code for damaged data: InternalError (500), as AWS answers
+        log.error("damaged object data: %s", exc)
+        return S3Error("InternalError", "The stored data of this object is damaged (CRC32C mismatch found by "
+                       "recovery or on read); it cannot be served.").to_wire()
     log.exception("shard op failed", exc_info=exc)
     return S3Error("InternalError").to_wire()
 
@@ -82,6 +88,12 @@ OPS = {
     "mpu_list": lambda shard, meta: multipart_listing.list_uploads(shard.store, meta),
     "part_range": lambda shard, meta: multipart_listing.part_range(shard.store, meta),
     "bucket_count": lambda shard, meta: buckets.count_objects(shard.store, meta),
+    "delete_many": lambda shard, meta: objects.delete_many(shard.store, meta),
+    "list_versions": lambda shard, meta: objects.list_versions(shard.store, meta),
+    "copy": lambda shard, meta: copying.copy(shard.store, meta),
+    "tagging_get": lambda shard, meta: tags.get(shard.store, meta),
+    "tagging_put": lambda shard, meta: tags.put(shard.store, meta),
+    "attributes": lambda shard, meta: objects.attributes(shard.store, meta),
 }
 
 
@@ -188,6 +200,9 @@ class RouterConnection(asyncio.Protocol):
     def on_read(self, req_id: int, meta: dict, with_body: bool) -> None:
         try:
             reply, entry, rng = objects.head(self.store, meta)
+            if with_body and any(self.store.wal.damaged(loc) for loc in entry.get("loc") or ()):
+                # Fail before the 200 goes out: a damaged object is an error, never bad or missing bytes.
+                raise CorruptRecord(f"{meta.get('bucket')}/{meta.get('key')}: data in a corrupt log range")
         except Exception as exc:
             self.respond(req_id, error_reply(exc))
             return

@@ -18,13 +18,17 @@ from wal.records import RecordType
 
 from . import checksums
 from .errors import S3Error
+from .preconditions import check_copy_source, check_write, raise_refusal, record_condition
 from .ranges import check_conditions, parse_range
 from .store import Store, encode_put
+from .versions import check_version_id, plan_delete, resolve, resolve_copy_source, version_for_write
 
 CHUNK = 1 << 20
 
 # Entry fields a client may see; "loc" and "lsn" are the shard's own business.
-PUBLIC = ("etag", "size", "mtime", "ct", "hdr", "um", "cks", "sc")
+PUBLIC = ("etag", "size", "mtime", "ct", "hdr", "um", "cks", "ckt", "sc", "vid", "tags")
+# Request-meta fields an Upload stores in the new version's entry as they are.
+STORED = ("hdr", "um", "sc", "tags")
 
 
 def public(entry: dict) -> dict:
@@ -32,11 +36,15 @@ def public(entry: dict) -> dict:
 
 
 class Upload:
-    """One PutObject in flight. ``meta`` comes from the router: bucket, key, content headers, expected digests."""
+    """One PutObject in flight. ``meta`` comes from the router: bucket, key, content headers, expected digests,
+    bucket versioning, write conditions (``cond``) and, for a copy streamed from another shard, ``keep``: the
+    source's ETag and checksums when they cannot be recomputed from the bytes (multipart sources)."""
 
     __slots__ = ("store", "meta", "md5", "ck", "algo", "buf", "chunks", "size")
 
     def __init__(self, store: Store, meta: dict) -> None:
+        # refuse before the body is stored; write_object decides for good when the record applies
+        check_write(record_condition(meta.get("cond")), store.index.get(meta["bucket"], meta["key"]), meta["key"])
         self.store = store
         self.meta = meta
         self.md5 = hashlib.md5()
@@ -84,11 +92,12 @@ class Upload:
                 raise S3Error("BadDigest", f"The {self.algo} you specified did not match the calculated checksum.")
             cks[self.algo] = got
         entry = {"etag": md5.hex(), "size": self.size, "mtime": time.time(), "ct": meta.get("ct")}
-        for name in ("hdr", "um", "sc"):
+        for name in STORED:
             if meta.get(name):
                 entry[name] = meta[name]
         if cks:
             entry["cks"] = cks
+        entry.update(meta.get("keep") or ())
         if self.chunks and self.buf:
             self._flush()
         return write_object(self.store, meta, entry, self.chunks, b"" if self.chunks else self.buf)
@@ -96,30 +105,42 @@ class Upload:
 
 def write_object(store: Store, meta: dict, entry: dict, chunks: list, inline=b""):
     """The one way an object version becomes visible: a PUT record naming its data (chunk locations already in
-    the log, or ``inline`` bytes carried in the record). ``meta`` is the request's (bucket, key, bucket config).
-    Returns a coroutine that resolves, once the record is committed, to the reply for the client."""
+    the log, or ``inline`` bytes carried in the record). ``meta`` is the request's: bucket, key, ``versioning``
+    (the bucket's state: a new version id when "Enabled", else the null version) and ``cond`` (If-None-Match /
+    If-Match of a conditional write, decided when the record applies). Returns a coroutine that resolves, once
+    the record is committed, to the reply for the client (etag, cks, vid, mtime)."""
+    entry.setdefault("vid", version_for_write(meta))
     record = {"b": meta["bucket"], "k": meta["key"], "e": entry}
+    cond = record_condition(meta.get("cond"))
+    if cond:
+        record["c"] = cond
     if chunks:
         record["chunks"] = [tuple(c) for c in chunks]
-    return _commit(store, encode_put(record, inline), entry)
+    return _commit(store, encode_put(record, inline), entry, cond, meta["key"])
 
 
-async def _commit(store: Store, payload: bytes, entry: dict) -> dict:
-    await store.write(RecordType.PUT, payload)
-    return {"etag": entry["etag"], "cks": entry.get("cks")}
+async def _commit(store: Store, payload: bytes, entry: dict, cond: dict | None, key: str) -> dict:
+    if cond:
+        raise_refusal(await store.write_checked(RecordType.PUT, payload), cond, key)
+    else:
+        await store.write(RecordType.PUT, payload)
+    return {"etag": entry["etag"], "cks": entry.get("cks"), "vid": entry["vid"], "mtime": entry["mtime"]}
 
 
-def lookup(store: Store, meta: dict) -> dict:
-    entry = store.index.get(meta["bucket"], meta["key"])
-    if entry is None:
-        raise S3Error("NoSuchKey", Key=meta["key"])
-    return entry
+def lookup(store: Store, meta: dict, method: str = "GET") -> dict:
+    """The version a request names (``vid``, else the current one), with S3's delete-marker answers."""
+    return resolve(store.index, meta["bucket"], meta["key"], check_version_id(meta.get("vid")), method)
 
 
 def head(store: Store, meta: dict) -> tuple[dict, dict, tuple[int, int] | None]:
-    """Resolve a GET/HEAD: returns (response metadata, entry, byte range to send or None for all)."""
-    entry = lookup(store, meta)
-    check_conditions(meta.get("cond"), entry["etag"], entry["mtime"])
+    """Resolve a GET/HEAD (or the source side of a copy, ``copy_cond``): returns (response metadata, entry, byte
+    range to send or None for all)."""
+    if "copy_cond" in meta:
+        entry = resolve_copy_source(store.index, meta["bucket"], meta["key"], check_version_id(meta.get("vid")))
+        check_copy_source(meta["copy_cond"], entry["etag"], entry["mtime"])
+    else:
+        entry = lookup(store, meta, "HEAD" if meta.get("op") == "head" else "GET")
+        check_conditions(meta.get("cond"), entry["etag"], entry["mtime"])
     rng = parse_range(meta.get("range"), entry["size"])
     reply = {"entry": public(entry)}
     if rng is not None:
@@ -145,16 +166,43 @@ def read_pieces(store: Store, entry: dict, rng: tuple[int, int] | None, piece: i
             break
 
 
+def _delete_record(kind: str, record: dict) -> tuple[int, bytes]:
+    if kind == "put":
+        return RecordType.PUT, encode_put(record)
+    return RecordType.DELETE, orjson.dumps(record)
+
+
 def delete(store: Store, meta: dict):
-    """DeleteObject: deleting a missing key succeeds (204), as S3 does."""
-    if store.index.get(meta["bucket"], meta["key"]) is None:
-        return {}
-    return _deleted(store, orjson.dumps({"b": meta["bucket"], "k": meta["key"]}))
+    """DeleteObject (see versions.plan_delete); deleting a missing key or version succeeds (204), as in S3."""
+    kind, record, reply = plan_delete(store.index, meta["bucket"], meta["key"], check_version_id(meta.get("vid")),
+                                      meta.get("versioning"))
+    if kind is None:
+        return reply
+    return _deleted(store, [_delete_record(kind, record)], reply)
 
 
-async def _deleted(store: Store, payload: bytes) -> dict:
-    await store.write(RecordType.DELETE, payload)
-    return {}
+def delete_many(store: Store, meta: dict):
+    """The keys of one DeleteObjects request that live on this shard: ``items`` is [[key, vid or None], ...].
+    Every delete is planned first, then all records share one commit. Replies are per item, in order."""
+    records, replies = [], []
+    for key, vid in meta["items"]:
+        try:
+            kind, record, reply = plan_delete(store.index, meta["bucket"], key, check_version_id(vid),
+                                              meta.get("versioning"))
+        except S3Error as err:
+            replies.append({"error": err.code, "message": err.message})
+            continue
+        if kind is not None:
+            records.append(_delete_record(kind, record))
+        replies.append(reply)
+    if not records:
+        return {"items": replies}
+    return _deleted(store, records, {"items": replies})
+
+
+async def _deleted(store: Store, records: list, reply: dict) -> dict:
+    await store.write_many(records)
+    return reply
 
 
 def list_page(store: Store, meta: dict) -> dict:
@@ -164,3 +212,29 @@ def list_page(store: Store, meta: dict) -> dict:
     items = [[k, None] if e is None else [k, {"etag": e["etag"], "size": e["size"], "mtime": e["mtime"],
                                              "sc": e.get("sc")}] for k, e in entries]
     return {"items": items, "truncated": truncated}
+
+
+def list_versions(store: Store, meta: dict) -> dict:
+    """One shard's page of ListObjectVersions: [key, version fields or None for a common prefix]."""
+    entries, truncated = store.index.list_versions_page(
+        meta["bucket"], meta.get("prefix", ""), meta.get("delimiter", ""), meta.get("key_marker", ""),
+        meta.get("vid_marker", ""), int(meta["max_keys"]))
+    items = []
+    for k, e, latest in entries:
+        if e is None:
+            items.append([k, None])
+        elif e.get("dm"):
+            items.append([k, {"vid": e["vid"], "dm": True, "latest": latest, "mtime": e["mtime"]}])
+        else:
+            items.append([k, {"vid": e["vid"], "latest": latest, "etag": e["etag"], "size": e["size"],
+                              "mtime": e["mtime"], "sc": e.get("sc")}])
+    return {"items": items, "truncated": truncated}
+
+
+def attributes(store: Store, meta: dict) -> dict:
+    """GetObjectAttributes: the named version's public fields plus its parts (multipart objects only)."""
+    entry = lookup(store, meta)
+    reply = {"entry": public(entry)}
+    if entry.get("parts"):
+        reply["parts"] = entry["parts"]
+    return reply

@@ -45,6 +45,7 @@ class RecordType(enum.IntEnum):
     BUCKET_DELETE = 5
     CHECKPOINT = 6
     MULTIPART = 7
+    TAGGING = 8
 
 
 class CorruptRecord(Exception):
