@@ -127,11 +127,6 @@ async def _aborted(store: Store, upload_id: str) -> dict:
     return {}
 
 
-# What the creation request stored that the final object's entry carries as is (PutObject's objects.Upload
-# stores the same fields).
-ENTRY_FIELDS = ("hdr", "um", "sc", "tags")
-
-
 def complete(store: Store, meta: dict):
     """CompleteMultipartUpload. ``meta["parts"]`` is the client's list, already checked by the router to be
     non-empty and strictly ascending: [[number, etag, {algorithm: checksum}], ...]."""
@@ -145,7 +140,7 @@ def complete(store: Store, meta: dict):
                                         f"match what was computed: {total}")
     entry = {"etag": mc.multipart_etag([p["etag"] for p in chosen]), "size": total, "mtime": time.time(),
              "ct": m.get("ct")}
-    entry.update((k, m[k]) for k in ENTRY_FIELDS if m.get(k))
+    entry.update((k, m[k]) for k in objects.STORED if m.get(k))  # the fields PutObject stores
     entry["parts"] = [{k: p[k] for k in ("n", "size", "etag", "cks") if k in p} for p in chosen]
     if up.algorithm:
         value = _object_checksum(up, chosen)

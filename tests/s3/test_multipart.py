@@ -518,3 +518,31 @@ def test_kill9_during_uploads_keeps_completed_objects_and_never_shows_incomplete
         assert any(k not in completed for k in results["started"]), "some uploads were left incomplete"
     finally:
         srv.stop()
+
+
+# --- what other operations see of a completed upload ---------------------------------------------------------
+
+def test_tagging_given_at_create_is_on_the_completed_object(s3, bucket):
+    put_multipart(s3, bucket, "tagged", [b"x"], Tagging="team=core&tier=gold")
+    tags = s3.get_object_tagging(Bucket=bucket, Key="tagged")["TagSet"]
+    assert sorted((t["Key"], t["Value"]) for t in tags) == [("team", "core"), ("tier", "gold")]
+
+
+def test_get_object_attributes_lists_the_parts_of_a_completed_upload(s3, bucket):
+    put_multipart(s3, bucket, "k", [BIG, b"12345"], ChecksumAlgorithm="CRC32")
+    attrs = s3.get_object_attributes(Bucket=bucket, Key="k", ObjectAttributes=["ObjectParts", "ETag", "Checksum"])
+    parts = attrs["ObjectParts"]
+    assert parts["TotalPartsCount"] == 2
+    assert [(p["PartNumber"], p["Size"]) for p in parts["Parts"]] == [(1, MIN_PART), (2, 5)]
+    assert attrs["Checksum"]["ChecksumType"] == "COMPOSITE" and attrs["Checksum"]["ChecksumCRC32"].endswith("-2")
+
+
+def test_complete_in_a_versioned_bucket_makes_a_new_version(s3, bucket):
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    first = s3.put_object(Bucket=bucket, Key="k", Body=b"v1")["VersionId"]
+    done = put_multipart(s3, bucket, "k", [b"v2"])
+    assert done["VersionId"] not in (None, "null", first)
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v2"
+    assert s3.get_object(Bucket=bucket, Key="k", VersionId=first)["Body"].read() == b"v1"
+    got = s3.get_object(Bucket=bucket, Key="k", VersionId=done["VersionId"], PartNumber=1)
+    assert got["Body"].read() == b"v2" and got["PartsCount"] == 1
