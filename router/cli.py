@@ -14,7 +14,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="start the server (router + one shard process per core)")
     config.add_arguments(serve)
+    check = sub.add_parser("check", help="verify every record of every shard's log (offline) and report damage")
+    from . import check as check_cmd
+    check_cmd.add_arguments(check)
     args = parser.parse_args(argv)
+    if args.command == "check":
+        return check_cmd.run(args.data_dir)
     if args.command == "serve":
         settings = config.load(args)
         logging.basicConfig(level=settings.log_level, format="%(asctime)s supervisor %(levelname)s %(message)s")

@@ -26,6 +26,8 @@ class Settings:
     interval_ms: int = 0
     threshold_bytes: int = 0
     recovery: str = "light"
+    io_backend: str = "auto"  # auto (io_uring, else thread pool), io_uring, threadpool
+    segment_size: int = 64 << 20  # bytes per WAL segment file (pre-zeroed at this size)
     access_key: str = DEFAULT_ACCESS_KEY
     secret_key: str = DEFAULT_SECRET_KEY
     region: str = "us-east-1"
@@ -101,6 +103,10 @@ def validate(s: Settings) -> None:
         raise SystemExit("--sync must be one of none, periodic, threshold, always")
     if s.recovery not in ("light", "full"):
         raise SystemExit("--recovery must be light or full")
+    if s.io_backend not in ("auto", "io_uring", "threadpool"):
+        raise SystemExit("--io-backend must be auto, io_uring or threadpool")
+    if s.segment_size < 64 << 10:
+        raise SystemExit("--segment-size must be at least 65536 bytes")
     if (s.access_key, s.secret_key) == (DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY) and not is_loopback(s.host):
         raise SystemExit(f"refusing to listen on {s.host} with the default credentials: set --access-key and "
                          "--secret-key (or CAIRN_ACCESS_KEY / CAIRN_SECRET_KEY) first")

@@ -98,7 +98,8 @@ def serve(settings: Settings) -> int:
     for i in range(settings.shard_count):
         shard = {"number": i, "data_dir": settings.data_dir, "preset": settings.preset, "sync": settings.sync,
                  "interval_ms": settings.interval_ms, "threshold_bytes": settings.threshold_bytes,
-                 "recovery": settings.recovery, "log_level": settings.log_level}
+                 "recovery": settings.recovery, "log_level": settings.log_level,
+                 "io_backend": settings.io_backend, "segment_size": settings.segment_size}
         children.append(Child(f"shard {i}", [sys.executable, "-m", "shards.server", orjson.dumps(shard).decode()]))
     for i in range(settings.routers):
         children.append(Child(f"router {i}", [sys.executable, "-m", "router.worker", blob, str(sock.fileno()), str(i)],

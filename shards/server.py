@@ -14,11 +14,13 @@ import sys
 
 import orjson
 
+from wal.io_select import open_backend
 from wal.log import Log
 from wal.sync import policy_for
 
 from .connection import RouterConnection
 from .metrics import WalMetrics
+from .protocol import PUSH_ACK_TIMEOUT
 from .store import Store
 
 log = logging.getLogger("cairn.shard")
@@ -30,9 +32,12 @@ class Shard:
         self.store = store
         self.routers: set[RouterConnection] = set()
 
-    def broadcast(self, name: str, cfg: dict | None) -> None:
-        for conn in list(self.routers):
-            conn.push(name, cfg)
+    async def broadcast(self, name: str, cfg: dict | None) -> None:
+        """Push a bucket's new config to every router and wait until each has applied it (or timed out), so
+        a client that made the change can use it through any router the moment its call returns."""
+        acks = [conn.push(name, cfg) for conn in list(self.routers)]
+        if acks:
+            await asyncio.wait(acks, timeout=PUSH_ACK_TIMEOUT)
 
 
 def socket_path(data_dir: str, number: int) -> str:
@@ -47,10 +52,18 @@ async def serve(settings: dict) -> None:
     policy = policy_for(settings["preset"], **overrides)
     if settings.get("sync"):
         policy = policy_for(settings["preset"], mode=settings["sync"], **overrides)
-    wal = Log(os.path.join(home, "wal"), sync=policy, observer=WalMetrics(number),
-              segment_size=settings.get("segment_size", 64 << 20))
+    io, why = open_backend(settings.get("io_backend") or "auto")
+    log.info("shard %d io backend %s (%s)", number, io.name, why)
+    metrics = WalMetrics(number)
+    metrics.backend(io.name)
+    wal = Log(os.path.join(home, "wal"), sync=policy, observer=metrics,
+              segment_size=settings.get("segment_size") or 64 << 20, io=io)
     store = Store(wal)
     store.recover(full=settings.get("recovery") == "full")
+    metrics.recovered(wal.report)
+    for bad in wal.report.corrupt_ranges:
+        log.error("shard %d: corrupt log range segment %d bytes %d-%d (%s): objects stored there answer "
+                  "InternalError; run cairn check for a full report", number, *bad)
     shard = Shard(number, store)
     path = socket_path(settings["data_dir"], number)
     if os.path.exists(path):

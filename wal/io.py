@@ -1,20 +1,21 @@
 """The I/O seam: every syscall the log makes on segment files goes through here.
 
 This is the thread-pool backend (DESIGN §4: the fallback when io_uring can't be
-used). An io_uring backend replaces this class with the same methods; that is
-why writes take explicit offsets (io_uring has no file position) and why the
-only coroutine is `sync`, the one call that must never run on the event loop.
+used); io_uring.py is the other one, with the same methods. Writes take
+explicit offsets (io_uring has no file position) and carry the LSN of the last
+record they hold, so a backend that completes writes later can tell the log
+how far the log is *written* (in the page cache): `written_lsn`.
 
-Writes and reads stay synchronous on the caller's thread on purpose: a write
-into the page cache and a warm pread are cheaper inline than any hand-off
-(DESIGN §8).
+Here writes and reads stay synchronous on the caller's thread: a write into
+the page cache and a warm pread are cheaper inline than a hand-off to a thread
+(DESIGN §8). Only fsync goes to a thread: it must never run on the event loop.
 """
 from __future__ import annotations
 
 import asyncio
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 Buffer = bytes | bytearray | memoryview
 
@@ -23,7 +24,12 @@ class IOBackend(Protocol):
     """What the log and recovery need from a backend."""
 
     name: str
+    written_lsn: int            # every record up to this LSN is in the page cache
+    error: BaseException | None  # a write that failed after append() returned
 
+    def attach(self, loop: asyncio.AbstractEventLoop, defer: Callable[[], bool]) -> None: ...
+    def write(self, fd: int, buffers: Sequence[Buffer], offset: int, lsn: int) -> None: ...
+    async def wait_written(self, lsn: int) -> None: ...
     def open_segment(self, path: str, *, create: bool = False, writable: bool = True) -> int: ...
     def open_dir(self, path: str) -> int: ...
     def size(self, fd: int) -> int: ...
@@ -44,6 +50,12 @@ class ThreadPoolIO:
         # loop's default executor; one is enough because the flusher never has
         # two syncs in flight.
         self._executor: ThreadPoolExecutor | None = None
+        self.written_lsn = 0
+        self.error: BaseException | None = None
+
+    def attach(self, loop: asyncio.AbstractEventLoop, defer: Callable[[], bool]) -> None:
+        """Called once the log has an event loop; `defer()` says an fsync is
+        about to be issued anyway (a backend may hold writes back to join it)."""
 
     # -- files ---------------------------------------------------------------
 
@@ -79,6 +91,15 @@ class ThreadPoolIO:
             if not views:
                 return
             views[0] = views[0][written:]
+
+    def write(self, fd: int, buffers: Sequence[Buffer], offset: int, lsn: int) -> None:
+        """Write a record (or several); here synchronously, so the log is
+        written up to `lsn` when this returns or raises."""
+        self.pwritev(fd, buffers, offset)
+        self.written_lsn = lsn
+
+    async def wait_written(self, lsn: int) -> None:
+        return None  # writes complete inline
 
     def pread(self, fd: int, n: int, offset: int) -> bytes:
         data = os.pread(fd, n, offset)

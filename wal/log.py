@@ -4,7 +4,12 @@ Appends are synchronous writes into the page cache (cheap, and ordering comes
 for free on one thread); durability is a separate, awaited step driven by the
 sync policy (see sync.py). Segment files are named by a 16-digit number, a
 record never spans two, and a record bigger than the segment size gets a
-segment of its own.
+segment of its own. Segments are pre-zeroed at full size (spare.py).
+
+With the io_uring backend an append's write completes later, on the loop:
+commit() therefore waits until the record is at least *written* (in the page
+cache) under every policy, so an acknowledged record survives a killed process
+whatever the preset, and reads never see a record before its write landed.
 """
 from __future__ import annotations
 
@@ -17,8 +22,9 @@ from typing import Iterator
 
 from .io import IOBackend, ThreadPoolIO
 from .records import HEADER_SIZE, CorruptRecord, checksum, decode_header, encode_header
-from .recovery import RecoveryReport, recover_directory
+from .recovery import RecoveryReport, recover_directory, zero_fill
 from .segments import Location, Recovered, segment_name
+from .spare import Spares, make_segment_file
 from .sync import Flusher, Observer, SyncFailed, SyncPolicy
 
 # Below this a verified read is one pread plus a copy; above it, two preads
@@ -39,7 +45,7 @@ class Log:
 
     def __init__(self, directory: str | os.PathLike, *, segment_size: int = 64 << 20,
                  sync: SyncPolicy, observer: Observer | None = None,
-                 io: IOBackend | None = None) -> None:
+                 io: IOBackend | None = None, preallocate: bool = True) -> None:
         if segment_size <= HEADER_SIZE:
             raise ValueError(f"segment_size must exceed {HEADER_SIZE}")
         self.directory = os.fspath(directory)
@@ -48,6 +54,7 @@ class Log:
         self.report = RecoveryReport()
         self._observer = observer
         self._io = io or ThreadPoolIO()
+        self._spares = Spares(self._io, self.directory, segment_size) if preallocate else None
         self._state = "new"  # -> "open" once recover() is exhausted -> "closed"
         self._dir_fd: int | None = None
         self._fds: dict[int, int] = {}
@@ -74,6 +81,10 @@ class Log:
         return self._durable_lsn
 
     @property
+    def written_lsn(self) -> int:
+        return self._io.written_lsn
+
+    @property
     def io_backend(self) -> str:
         return self._io.name
 
@@ -98,7 +109,9 @@ class Log:
             self._io.close(dir_fd)
             raise
         self._dir_fd, self._fds = dir_fd, state.fds
-        self._last_lsn = self._durable_lsn = state.last_lsn
+        self._last_lsn = self._durable_lsn = self._io.written_lsn = state.last_lsn
+        if self._spares is not None:
+            self._spares.recover()
         if state.active is None:
             self._create_segment(max(self._fds, default=0) + 1)
             self._io.sync_blocking([], self._dir_fd)
@@ -107,29 +120,39 @@ class Log:
             self._active, self._offset = state.active, state.active_end
             self._active_fd = self._fds[state.active]
         self._state = "open"
+        if self._spares is not None:
+            self._spares.prepare_soon()
 
     # -- writing ---------------------------------------------------------------
 
     def append(self, rtype: int, payload: bytes | bytearray | memoryview,
                flags: int = 0) -> tuple[int, Location]:
-        """Write one record into the page cache; durable only after commit()."""
+        """Write one record into the page cache; durable only after commit().
+        The payload must not change until commit() returns: an asynchronous
+        backend writes it from the caller's buffer. Raises OSError (ENOSPC)
+        if a new segment can't be made, leaving the log as it was."""
         self._check_open()
         flusher = self._flusher or self._start_flusher()
         if flusher is not None and flusher.error is not None:
             raise SyncFailed("an earlier fsync failed") from flusher.error
+        if self._io.error is not None:
+            raise SyncFailed("an earlier write failed") from self._io.error
         lsn = self._last_lsn + 1
         header = encode_header(lsn, rtype, payload, flags)
         length = payload.nbytes if isinstance(payload, memoryview) else len(payload)
         total = HEADER_SIZE + length
         if self._offset and self._offset + total > self.segment_size:
-            self._rotate()
+            self._rotate(total)
         offset = self._offset
         try:
-            self._io.pwritev(self._active_fd, (header, payload), offset)
+            self._io.write(self._active_fd, (header, payload), offset, lsn)
         except BaseException:
-            # Cut off a partial record so the segment still ends cleanly.
+            # Wipe a partial record so the segment still ends cleanly.
             with suppress(OSError):
-                self._io.truncate(self._active_fd, offset)
+                if self._spares is None:
+                    self._io.truncate(self._active_fd, offset)
+                else:
+                    zero_fill(self._io, self._active_fd, offset, offset + total)
             raise
         self._offset = offset + total
         self._last_lsn = lsn
@@ -146,6 +169,10 @@ class Log:
         flusher = self._flusher or self._start_flusher()
         if flusher.loop is not asyncio.get_running_loop():
             raise RuntimeError("commit() called from a loop that does not own this log")
+        if lsn > self._io.written_lsn and self.policy.mode != "always":
+            # Under always, durable implies written; waiting for the write
+            # first would keep the write out of the fsync's chain.
+            await self._io.wait_written(lsn)
         await flusher.wait_durable(lsn)
 
     async def close(self) -> None:
@@ -165,6 +192,8 @@ class Log:
             if self._dir_fd is not None:
                 self._io.close(self._dir_fd)
                 self._dir_fd = None
+            if self._spares is not None:
+                self._spares.shutdown()
             self._io.shutdown()
 
     def _check_open(self) -> None:
@@ -177,20 +206,29 @@ class Log:
         except RuntimeError:
             return None  # plain synchronous use: rotation then syncs inline
         self._flusher = Flusher(self.policy, self)
+        self._io.attach(self._flusher.loop, self._flusher.wants_writes)
         return self._flusher
 
-    def _create_segment(self, number: int) -> None:
-        fd = self._io.open_segment(os.path.join(self.directory, segment_name(number)), create=True)
+    def _create_segment(self, number: int, size: int = 0) -> None:
+        path = os.path.join(self.directory, segment_name(number))
+        if self._spares is None:
+            fd = self._io.open_segment(path, create=True)
+        elif size > self.segment_size:
+            fd = make_segment_file(self._io, path, size)
+        else:
+            fd = self._spares.take(path)
+            self._spares.prepare_soon()
         self._fds[number] = fd
         self._active, self._active_fd, self._offset = number, fd, 0
         self._dir_dirty = True  # the new name is durable only after a directory fsync
 
-    def _rotate(self) -> None:
+    def _rotate(self, record_size: int) -> None:
         # The sealed segment is fsynced soon (by the flusher, off the loop) and
         # always before any later LSN is reported durable: sync() covers
         # pending seals before the active segment.
-        self._unsynced_seals.append((self._active_fd, self._last_lsn))
-        self._create_segment(self._active + 1)
+        sealed_fd, sealed_lsn = self._active_fd, self._last_lsn
+        self._create_segment(self._active + 1, record_size)  # ENOSPC raises here, nothing changed yet
+        self._unsynced_seals.append((sealed_fd, sealed_lsn))
         if self._flusher is not None:
             self._flusher.sealed()
         else:
@@ -254,9 +292,16 @@ class Log:
         except KeyError:
             raise KeyError(f"no open segment {segment}") from None
 
+    def damaged(self, loc: Location) -> bool:
+        """Whether recovery found the record at `loc` inside a corrupt range
+        (cheap: no I/O). Reads of a damaged record raise CorruptRecord."""
+        return bool(self.report.corrupt_ranges) and self.report.damaged(loc)
+
     def read(self, loc: Location, *, verify: bool = True) -> bytes:
         """The payload at `loc`; with verify, its header and crc are checked
         and any mismatch raises CorruptRecord."""
+        if self.damaged(loc):
+            raise CorruptRecord(f"{loc}: inside a corrupt range found by recovery")
         fd = self.fd_for(loc.segment)
         try:
             if not verify:
@@ -276,9 +321,12 @@ class Log:
 
     def read_into(self, loc: Location, offset_in_payload: int, n: int) -> bytes:
         """Up to `n` bytes of the payload starting at `offset_in_payload`, for
-        ranged reads of big chunks. No crc check: the crc covers whole records."""
+        ranged reads of big chunks. No crc check (the crc covers whole
+        records), but a record recovery found damaged raises CorruptRecord."""
         if not 0 <= offset_in_payload <= loc.length or n < 0:
             raise ValueError(f"range {offset_in_payload}+{n} outside payload of {loc.length}")
+        if self.damaged(loc):
+            raise CorruptRecord(f"{loc}: inside a corrupt range found by recovery")
         n = min(n, loc.length - offset_in_payload)
         try:
             return self._io.pread(self.fd_for(loc.segment), n, loc.offset + offset_in_payload)

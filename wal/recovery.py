@@ -1,19 +1,23 @@
 """Recovery: scan segment files in order, yield every valid record, repair the tail.
 
-Rules (DESIGN §4: a torn tail is truncated; corruption elsewhere is reported
+Rules (DESIGN §4: a torn tail is discarded; corruption elsewhere is reported
 and quarantined without losing the rest):
 
-* A sealed segment (any but the newest) is read up to its first invalid
-  record; the rest of it is reported as a CorruptRange and left on disk, and
-  the scan goes on with the next segment.
-* In the newest segment, an invalid record is normally a torn tail: the file is
-  cut back to the last valid record. But if valid records follow the damage,
-  the damage is not a tear (a crash only ever loses a suffix of what was
-  written) and truncating would throw away acknowledged data. That segment is
-  then quarantined like a sealed one and appends move to a fresh segment.
-  Being wrong in that direction only costs a spurious report, never data.
+* An invalid record anywhere is followed by a search for the next valid record
+  (resynchronising on the magic, so a damaged length field can't hide what
+  follows; it must carry a higher LSN than anything before it, so stale data
+  is never taken for new). If one is found, the bytes in between are reported
+  as a CorruptRange, left on disk, and the scan goes on from there: a damaged
+  record costs only itself.
+* If nothing valid follows, what remains is the end of the segment. Zeros are
+  padding (segments are pre-zeroed, see spare.py). In the newest segment any
+  non-zero bytes there are a torn tail: they are overwritten with zeros, so a
+  later append can never run into a stale record from before the crash. In a
+  sealed segment they are reported as a CorruptRange.
 * Light mode trusts CHUNK payloads in sealed segments (they were fsynced when
-  sealed) and skips reading them; full mode verifies every crc.
+  sealed) and skips reading them, and trusts that a zero header in a sealed
+  segment starts its padding; full mode verifies every crc and every byte.
+* `readonly` (cairn check) repairs nothing and opens every segment read-only.
 
 Recovery does blocking I/O: run it before serving, or in a thread.
 """
@@ -29,17 +33,25 @@ from .records import HEADER_SIZE, MAGIC, CorruptRecord, Header, RecordType, chec
 from .segments import CorruptRange, Location, Recovered, list_segments, segment_name
 
 _WINDOW = 64 << 10  # read-ahead per pread while scanning: many small records, few syscalls
+_BLOCK = 1 << 20    # read size when searching damaged or padded space
+_ZEROS = memoryview(bytes(_BLOCK))
 _MAGIC_BYTES = MAGIC.to_bytes(4, "little")
 
 
 @dataclass
 class RecoveryReport:
     records: int = 0
-    bytes: int = 0
+    bytes: int = 0                 # bytes of valid records (headers included)
     segments: int = 0
-    truncated_bytes: int = 0
+    truncated_bytes: int = 0       # torn-tail bytes discarded (zeroed; `readonly`: would be)
     corrupt_ranges: list[CorruptRange] = field(default_factory=list)
     seconds: float = 0.0
+
+    def damaged(self, loc: Location) -> bool:
+        """Whether any byte of the record at `loc` (header included) lies in
+        a corrupt range: its payload must not be served."""
+        start, end = loc.offset - HEADER_SIZE, loc.offset + loc.length
+        return any(r.segment == loc.segment and r.start < end and start < r.end for r in self.corrupt_ranges)
 
 
 @dataclass
@@ -57,7 +69,9 @@ class _SegmentEnd:
     end: int                  # offset just past the last valid record
     last_lsn: int
     records: int
-    error: str | None         # why the scan stopped before end of file
+    bytes: int
+    dirty_end: int            # offset just past the last non-zero byte after `end`
+    error: str | None         # why the scan stopped before end of file, if it did
 
 
 class _Window:
@@ -96,11 +110,11 @@ def _read_payload(win: _Window, pos: int, header: Header) -> memoryview:
     return payload
 
 
-def _scan(io: IOBackend, fd: int, number: int, size: int, *, prev_lsn: int,
-          verify_chunks: bool, chunk_payloads: bool) -> Generator[Recovered, None, _SegmentEnd]:
+def _scan(io: IOBackend, fd: int, number: int, size: int, *, prev_lsn: int, verify_chunks: bool,
+          chunk_payloads: bool, trust_padding: bool,
+          report: RecoveryReport) -> Generator[Recovered, None, _SegmentEnd]:
     win = _Window(io, fd, size)
-    pos, last, count = 0, prev_lsn, 0
-    error = None
+    pos, last, count, nbytes = 0, prev_lsn, 0, 0
     while pos < size:
         try:
             header = _read_header(win, pos, size)
@@ -109,59 +123,69 @@ def _scan(io: IOBackend, fd: int, number: int, size: int, *, prev_lsn: int,
             # the bytes on disk.
             skip = is_chunk and not (verify_chunks or chunk_payloads)
             payload = None if skip else _read_payload(win, pos, header)
-            # Within a segment LSNs are consecutive; across a quarantined range
-            # they may jump, but never go back.
+            # Within a run of records LSNs are consecutive; across a segment
+            # boundary or a quarantined range they may jump, but never go back.
             if header.lsn <= last or (count and header.lsn != last + 1):
                 raise CorruptRecord(f"lsn {header.lsn} out of sequence after {last}")
         except (CorruptRecord, EOFError) as exc:
-            error = str(exc) or type(exc).__name__
-            break
+            reason = str(exc) or type(exc).__name__
+            if trust_padding and _is_zero(win.get(pos, min(HEADER_SIZE, size - pos))):
+                return _SegmentEnd(pos, last, count, nbytes, pos, None)
+            found, dirty_end = _look_past(io, fd, pos, size, last)
+            if found is None:
+                return _SegmentEnd(pos, last, count, nbytes, dirty_end, reason if dirty_end > pos else None)
+            report.corrupt_ranges.append(CorruptRange(number, pos, found, reason))
+            pos, count = found, 0
+            continue
         data = None if payload is None or (is_chunk and not chunk_payloads) else bytes(payload)
         yield Recovered(header.lsn, header.type, header.flags,
                         Location(number, pos + HEADER_SIZE, header.length), data)
         pos += HEADER_SIZE + header.length
+        nbytes += HEADER_SIZE + header.length
         last, count = header.lsn, count + 1
-    return _SegmentEnd(pos, last, count, error)
+    return _SegmentEnd(pos, last, count, nbytes, pos, None)
 
 
-def _valid_records_after(io: IOBackend, fd: int, start: int, size: int, last_lsn: int) -> int | None:
-    """Highest LSN among fully valid records found after a damaged spot, or
-    None if there are none (the damage is a torn tail). Resynchronises on the
-    magic, so a damaged length field can't hide what follows."""
+def _is_zero(view: memoryview | bytes) -> bool:
+    return view == _ZEROS[:len(view)]
+
+
+def _look_past(io: IOBackend, fd: int, start: int, size: int, last_lsn: int) -> tuple[int | None, int]:
+    """After an invalid record at `start`: the offset of the next fully valid
+    record with an LSN above `last_lsn` (None if there is none), and the end of
+    the non-zero bytes seen on the way."""
     win = _Window(io, fd, size)
-    offset = start + 1
-    while offset + HEADER_SIZE <= size:
-        block = io.pread(fd, min(1 << 20, size - offset), offset)
-        hit = block.find(_MAGIC_BYTES, 4)
-        while hit != -1:
-            candidate = offset + hit - 4
-            try:
-                header = _read_header(win, candidate, size)
-                _read_payload(win, candidate, header)
-            except (CorruptRecord, EOFError):
-                header = None
-            if header is not None and header.lsn > last_lsn:
-                return _walk(win, candidate, size)
-            hit = block.find(_MAGIC_BYTES, hit + 1)
+    offset, dirty_end = start, start
+    while offset < size:
+        n = min(_BLOCK, size - offset)
+        block = io.pread(fd, n, offset)
+        if not _is_zero(block):
+            dirty_end = max(dirty_end, offset + len(block.rstrip(b"\0")))
+            hit = block.find(_MAGIC_BYTES, 4)
+            while hit != -1:
+                candidate = offset + hit - 4
+                if candidate > start and _valid_after(win, candidate, size, last_lsn):
+                    return candidate, dirty_end
+                hit = block.find(_MAGIC_BYTES, hit + 1)
+        if offset + n >= size:
+            break
         # Overlap so a header straddling two blocks is still seen.
-        offset += max(len(block) - HEADER_SIZE, 1)
-    return None
+        offset += n - HEADER_SIZE
+    return None, dirty_end
 
 
-def _walk(win: _Window, pos: int, size: int) -> int:
-    highest = 0
-    while True:
-        try:
-            header = _read_header(win, pos, size)
-            _read_payload(win, pos, header)
-        except (CorruptRecord, EOFError):
-            return highest
-        highest = max(highest, header.lsn)
-        pos += HEADER_SIZE + header.length
+def _valid_after(win: _Window, pos: int, size: int, last_lsn: int) -> bool:
+    try:
+        header = _read_header(win, pos, size)
+        _read_payload(win, pos, header)
+    except (CorruptRecord, EOFError):
+        return False
+    return header.lsn > last_lsn
 
 
-def recover_directory(io: IOBackend, directory: str, report: RecoveryReport, *,
-                      full: bool) -> Generator[Recovered, None, RecoveredState]:
+def recover_directory(io: IOBackend, directory: str, report: RecoveryReport, *, full: bool,
+                      chunk_payloads: bool | None = None,
+                      readonly: bool = False) -> Generator[Recovered, None, RecoveredState]:
     started = time.monotonic()
     numbers = list_segments(directory)
     fds: dict[int, int] = {}
@@ -169,36 +193,43 @@ def recover_directory(io: IOBackend, directory: str, report: RecoveryReport, *,
     try:
         for i, number in enumerate(numbers):
             newest = i == len(numbers) - 1
-            fd = io.open_segment(os.path.join(directory, segment_name(number)), writable=newest)
+            fd = io.open_segment(os.path.join(directory, segment_name(number)), writable=newest and not readonly)
             fds[number] = fd
             size = io.size(fd)
             seg = yield from _scan(io, fd, number, size, prev_lsn=state.last_lsn,
-                                   verify_chunks=full or newest, chunk_payloads=full)
+                                   verify_chunks=full or newest,
+                                   chunk_payloads=full if chunk_payloads is None else chunk_payloads,
+                                   trust_padding=not (full or newest), report=report)
             report.segments += 1
             report.records += seg.records
-            report.bytes += seg.end
+            report.bytes += seg.bytes
             state.last_lsn = seg.last_lsn
             if not newest:
                 if seg.error:
-                    report.corrupt_ranges.append(CorruptRange(number, seg.end, size, seg.error))
+                    report.corrupt_ranges.append(CorruptRange(number, seg.end, seg.dirty_end, seg.error))
                 continue
-            beyond = _valid_records_after(io, fd, seg.end, size, seg.last_lsn) if seg.error else None
-            if beyond is None:
-                if seg.error:
-                    io.truncate(fd, seg.end)
-                    report.truncated_bytes += size - seg.end
-                state.active, state.active_end = number, seg.end
-            else:
-                report.corrupt_ranges.append(CorruptRange(number, seg.end, size, seg.error))
-                # LSNs in the quarantined bytes must never be reused.
-                state.last_lsn = max(state.last_lsn, beyond)
-        # Make everything recovered durable now, so durable_lsn == last_lsn and
-        # light recovery's "sealed means fsynced" holds even if the previous
-        # process died before sealing. Clean files sync almost for free.
-        io.sync_blocking(list(fds.values()))
+            if seg.dirty_end > seg.end:
+                report.truncated_bytes += seg.dirty_end - seg.end
+                if not readonly:
+                    zero_fill(io, fd, seg.end, seg.dirty_end)
+            state.active, state.active_end = number, seg.end
+        if not readonly:
+            # Make everything recovered durable now, so durable_lsn == last_lsn
+            # and light recovery's "sealed means fsynced" holds even if the
+            # previous process died before sealing. Clean files sync almost
+            # for free.
+            io.sync_blocking(list(fds.values()))
     except BaseException:
         for fd in fds.values():
             io.close(fd)
         raise
     report.seconds = time.monotonic() - started
     return state
+
+
+def zero_fill(io: IOBackend, fd: int, start: int, end: int) -> None:
+    """Overwrite [start, end) with zeros (blocking)."""
+    while start < end:
+        n = min(_BLOCK, end - start)
+        io.pwritev(fd, (_ZEROS[:n],), start)
+        start += n

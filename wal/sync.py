@@ -104,6 +104,12 @@ class Flusher:
     def sealed(self) -> None:
         self._wake.set()
 
+    def wants_writes(self) -> bool:
+        """An fsync is about to be issued for committers already waiting: an
+        asynchronous backend can hold its queued writes back to link them in
+        front of it (one submission per group commit)."""
+        return self.policy.mode == "always" and bool(self._waiters)
+
     async def wait_durable(self, lsn: int) -> None:
         if self.error is not None:
             raise SyncFailed("an earlier fsync failed") from self.error

@@ -1,7 +1,7 @@
 """Child process for the crash test: recover, then append and commit under
 "always" from several writers, printing each acknowledged record until killed.
 
-    python crash_child.py DIRECTORY ROUND
+    python crash_child.py DIRECTORY ROUND [BACKEND]
 
 Each ack line is "lsn round writer seq"; record_for() rebuilds the record, so
 the parent can check every acknowledged record byte for byte.
@@ -14,6 +14,7 @@ import sys
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 
 from wal import Log, RecordType, SyncPolicy  # noqa: E402
+from wal.io_select import open_backend  # noqa: E402
 
 SEGMENT_SIZE = 256 << 10  # small, so kills also land around rotations
 WRITERS = 8
@@ -25,8 +26,9 @@ def record_for(round_: int, writer: int, seq: int) -> tuple[int, bytes]:
     return rtype, rng.randbytes(rng.choice([0, 17, 4096, 20_000, 70_000]))
 
 
-async def main(directory: str, round_: int) -> None:
-    log = Log(directory, segment_size=SEGMENT_SIZE, sync=SyncPolicy("always"))
+async def main(directory: str, round_: int, backend: str) -> None:
+    io, _ = open_backend(backend)
+    log = Log(directory, segment_size=SEGMENT_SIZE, sync=SyncPolicy("always"), io=io)
     for _ in log.recover():
         pass
     print("ready", log.last_lsn, flush=True)
@@ -46,4 +48,4 @@ async def main(directory: str, round_: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else "threadpool"))

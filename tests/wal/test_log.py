@@ -3,11 +3,13 @@ import os
 import random
 
 import pytest
-from tests.wal.wal_helpers import close, open_log, segment_path
+from tests.wal.wal_helpers import TEST_SEGMENT_SIZE, close, make_io, open_log, segment_path
 
 from wal import HEADER_SIZE, CorruptRange, CorruptRecord, Location, Log, LogClosed, RecordType, SyncPolicy
+from wal.segments import list_segments
 
 T = RecordType
+pytestmark = pytest.mark.usefixtures("backend")
 
 
 def append_all(log, records):
@@ -47,9 +49,12 @@ def test_fresh_directory_is_created_with_a_first_segment(tmp_path):
     log, recovered = open_log(directory)
     assert recovered == []
     assert (log.last_lsn, log.durable_lsn) == (0, 0)
-    assert os.listdir(directory) == ["0000000000000001.seg"]
+    assert list_segments(directory) == [1]
+    # Pre-zeroed at full size: appends never allocate (see wal/spare.py).
+    assert file_bytes(directory, 1) == bytes(TEST_SEGMENT_SIZE)
     assert log.append(T.PUT, b"x") == (1, Location(1, HEADER_SIZE, 1))
     close(log)
+    assert sorted(os.listdir(directory)) == ["0000000000000001.seg", "spare"]
 
 
 def test_recovery_yields_exactly_what_was_appended(tmp_path):
@@ -93,7 +98,7 @@ def test_rotation_at_segment_size(tmp_path):
     assert segments == [1, 1, 1, 1, 2, 2, 2, 2, 3, 3]
     assert log.segments == [1, 2, 3]
     close(log)
-    assert [os.path.getsize(segment_path(tmp_path, n)) for n in (1, 2, 3)] == [4096, 4096, 2048]
+    assert [os.path.getsize(segment_path(tmp_path, n)) for n in (1, 2, 3)] == [4096, 4096, 4096]
 
 
 def test_record_larger_than_segment_gets_a_segment_of_its_own(tmp_path):
@@ -141,7 +146,7 @@ def test_read_verifies_the_crc(tmp_path, size):
 
 
 def test_append_requires_recovery_and_an_open_log(tmp_path):
-    log = Log(tmp_path, sync=SyncPolicy("none"))
+    log = Log(tmp_path, sync=SyncPolicy("none"), io=make_io(), segment_size=TEST_SEGMENT_SIZE)
     with pytest.raises(LogClosed):
         log.append(T.PUT, b"x")
     list(log.recover())
@@ -157,18 +162,19 @@ def _three_record_segment(tmp_path):
     appended = append_all(log, [(T.PUT, b"a" * 60, 0), (T.CHUNK, b"b" * 60, 0), (T.PUT, b"c" * 60, 0)])
     close(log)
     ends = [loc.offset + loc.length for _, loc in appended]
-    return file_bytes(tmp_path / "base", 1), ends
+    return file_bytes(tmp_path / "base", 1)[:ends[-1]], ends  # the records, without the zero padding
 
 
-def test_torn_tail_is_truncated_at_every_offset(tmp_path):
+def test_torn_tail_is_zeroed_at_every_offset(tmp_path):
     data, (_, end2, end3) = _three_record_segment(tmp_path)
-    for cut in range(end2, end3):
+    for cut in range(end2, end3, 7):
         directory = tmp_path / f"cut{cut}"
-        write_file(directory, 1, data[:cut])
+        # A pre-zeroed file torn by a crash: part of the last record, then zeros.
+        write_file(directory, 1, data[:cut] + bytes(len(data) - cut))
         log, recovered = open_log(directory)
         assert [r.lsn for r in recovered] == [1, 2], cut
-        assert log.report.truncated_bytes == cut - end2
-        assert os.path.getsize(segment_path(directory, 1)) == end2
+        assert log.report.truncated_bytes == len(data[end2:cut].rstrip(b"\0"))
+        assert file_bytes(directory, 1) == data[:end2] + bytes(len(data) - end2)  # the size is kept
         assert log.append(T.DELETE, b"new") == (3, Location(1, end2 + HEADER_SIZE, 3))
         close(log)
         log, recovered = open_log(directory)
@@ -186,7 +192,9 @@ def test_garbage_after_the_last_record_is_truncated(tmp_path, tail):
     write_file(tmp_path / "w", 1, data + tail)
     log, recovered = open_log(tmp_path / "w", full=True)
     assert [r.payload for r in recovered] == [b"a" * 60, b"b" * 60, b"c" * 60]
-    assert log.report.truncated_bytes == len(tail)
+    assert log.report.truncated_bytes == len(tail.rstrip(b"\0"))  # zeros are padding, not damage
+    assert log.report.corrupt_ranges == []
+    assert file_bytes(tmp_path / "w", 1) == data + bytes(len(tail))
     assert log.append(T.PUT, b"d")[0] == 4
     close(log)
 
@@ -214,8 +222,9 @@ def _multi_segment_log(directory):
 @pytest.mark.parametrize("where, reason", [
     (lambda loc: loc.offset + 500, "crc mismatch"),                 # payload bit rot
     (lambda loc: loc.offset - HEADER_SIZE + 5, "bad magic"),        # header damage
+    (lambda loc: loc.offset - HEADER_SIZE + 9, "past end"),         # length damage
 ])
-def test_corruption_inside_a_sealed_segment_is_reported_and_later_segments_recover(tmp_path, where, reason):
+def test_a_corrupt_record_in_the_middle_of_a_sealed_segment_costs_only_itself(tmp_path, where, reason):
     appended = _multi_segment_log(tmp_path)
     lsn, damaged = appended[7]  # third record of segment 2, a PUT (always verified)
     assert damaged.segment == 2 and lsn == 8
@@ -223,9 +232,13 @@ def test_corruption_inside_a_sealed_segment_is_reported_and_later_segments_recov
     log, recovered = open_log(tmp_path, segment_size=5 * 1024)
     start = damaged.offset - HEADER_SIZE
     [bad] = log.report.corrupt_ranges
-    assert bad[:3] == (2, start, 5 * 1024) and reason in bad.reason
-    assert [r.lsn for r in recovered] == [1, 2, 3, 4, 5, 6, 7] + list(range(11, 21))
+    assert bad[:3] == (2, start, start + 1024) and reason in bad.reason
+    assert [r.lsn for r in recovered] == [n for n in range(1, 21) if n != 8]
     assert os.path.getsize(segment_path(tmp_path, 2)) == 5 * 1024  # quarantined, not cut
+    assert log.damaged(damaged) and not any(log.damaged(loc) for _, loc in appended if loc != damaged)
+    with pytest.raises(CorruptRecord):
+        log.read_into(damaged, 0, 10)  # no crc check on ranged reads, but the report is consulted
+    assert log.read_into(appended[8][1], 0, 3) == bytes([8]) * 3
     assert log.append(T.PUT, b"after")[0] == 21
     close(log)
 
@@ -242,12 +255,14 @@ def test_light_recovery_trusts_sealed_chunks_full_recovery_checks_them(tmp_path)
     asyncio.run(log.close())
 
     log, recovered = open_log(tmp_path, full=True, segment_size=5 * 1024)
-    assert log.report.corrupt_ranges == [CorruptRange(1, chunk.offset - HEADER_SIZE, 5 * 1024, "crc mismatch")]
-    assert [r.lsn for r in recovered] == [1, 2] + list(range(6, 21))
+    start = chunk.offset - HEADER_SIZE
+    assert log.report.corrupt_ranges == [CorruptRange(1, start, start + 1024, "crc mismatch")]
+    assert [r.lsn for r in recovered] == [1, 2] + list(range(4, 21))
+    assert log.damaged(chunk)
     close(log)
 
 
-def test_damage_followed_by_valid_records_in_the_last_segment_is_quarantined_not_truncated(tmp_path):
+def test_damage_followed_by_valid_records_in_the_last_segment_is_quarantined_not_discarded(tmp_path):
     # A crash only loses a suffix, so valid records after the damage mean bit
     # rot: truncating would destroy acknowledged records.
     appended = _multi_segment_log(tmp_path)
@@ -257,16 +272,17 @@ def test_damage_followed_by_valid_records_in_the_last_segment_is_quarantined_not
     size = os.path.getsize(segment_path(tmp_path, 4))
 
     log, recovered = open_log(tmp_path, segment_size=5 * 1024)
-    assert [r.lsn for r in recovered] == list(range(1, 17))
+    assert [r.lsn for r in recovered] == [n for n in range(1, 21) if n != 17]
     assert log.report.truncated_bytes == 0
-    assert log.report.corrupt_ranges == [CorruptRange(4, damaged.offset - HEADER_SIZE, size, "record runs past end of segment")]
-    # Appends move past everything in the quarantined bytes.
+    start = damaged.offset - HEADER_SIZE
+    assert log.report.corrupt_ranges == [CorruptRange(4, start, start + 1024, "record runs past end of segment")]
+    # LSNs in the quarantined bytes are never reused.
     assert log.append(T.PUT, b"new") == (21, Location(5, HEADER_SIZE, 3))
     close(log)
     assert os.path.getsize(segment_path(tmp_path, 4)) == size
 
     log, recovered = open_log(tmp_path, segment_size=5 * 1024)
-    assert [r.lsn for r in recovered] == list(range(1, 17)) + [21]
+    assert [r.lsn for r in recovered] == [n for n in range(1, 22) if n != 17]
     assert len(log.report.corrupt_ranges) == 1
     close(log)
 

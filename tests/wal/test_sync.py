@@ -9,12 +9,13 @@ import time
 
 import pytest
 from tests.wal.crash_child import SEGMENT_SIZE, record_for
-from tests.wal.wal_helpers import CountingObserver, close, open_log
+from tests.wal import wal_helpers
+from tests.wal.wal_helpers import CountingObserver, backend_class, close, open_log
 
 from wal import PRESETS, RecordType, SyncFailed, SyncPolicy, policy_for
-from wal.io import ThreadPoolIO
 
 T = RecordType
+pytestmark = pytest.mark.usefixtures("backend")
 CHILD = os.path.join(os.path.dirname(__file__), "crash_child.py")
 
 
@@ -214,7 +215,7 @@ def test_every_acknowledged_record_survives_kill_9(tmp_path):
     rng = random.Random(0xC0FFEE)
     acked: dict[int, tuple[int, int, int]] = {}
     for round_ in range(6):
-        child = subprocess.Popen([sys.executable, CHILD, str(tmp_path), str(round_)],
+        child = subprocess.Popen([sys.executable, CHILD, str(tmp_path), str(round_), wal_helpers.BACKEND],
                                  stdout=subprocess.PIPE, text=True)
         lines: list[str] = []
         # Drain the pipe continuously so the child never blocks on a full one.
@@ -249,16 +250,18 @@ def test_every_acknowledged_record_survives_kill_9(tmp_path):
 
 # -- failures ---------------------------------------------------------------------
 
-class FailingSyncIO(ThreadPoolIO):
+def failing_sync_io():
     """Fault injection at the I/O seam: real files, but the serving path's
     fsync reports EIO (recovery's blocking sync still works)."""
 
     async def sync(self, fds, dir_fd=None):
         raise OSError(errno.EIO, "injected fsync failure")
 
+    return type("FailingSyncIO", (backend_class(),), {"sync": sync})()
+
 
 def test_a_failed_fsync_fails_waiters_and_refuses_further_work(tmp_path):
-    log, _ = open_log(tmp_path, sync=SyncPolicy("always"), io=FailingSyncIO())
+    log, _ = open_log(tmp_path, sync=SyncPolicy("always"), io=failing_sync_io())
 
     async def main():
         lsn, _ = log.append(T.PUT, b"a")
