@@ -1,10 +1,11 @@
 """Group-commit throughput of the WAL: N concurrent writers, each appending a
 record and awaiting commit() in a loop, under a chosen sync policy.
 
-    python bench/wal_group_commit.py [--writers 64] [--size 4096] [--seconds 5] [--mode always] [--dir PATH]
+    python bench/wal_group_commit.py [--writers 64] [--size 4096] [--seconds 5] [--mode always]
+                                     [--backend auto|io_uring|threadpool] [--no-preallocate] [--dir PATH]
 
 Compare with DESIGN §8 (io_uring linked writev+fdatasync: 137k records/s at
-64 writers; thread pool: 115k).
+64 writers; thread pool: 115k). Figures for this machine: docs/DURABILITY.md.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from wal import Log, RecordType, SyncPolicy  # noqa: E402
+from wal.io_select import open_backend  # noqa: E402
 
 
 class Fsyncs:
@@ -33,7 +35,8 @@ class Fsyncs:
 
 async def run(args: argparse.Namespace, directory: str) -> None:
     fsyncs = Fsyncs()
-    log = Log(directory, sync=SyncPolicy(args.mode), observer=fsyncs)
+    io, _ = open_backend(args.backend)
+    log = Log(directory, sync=SyncPolicy(args.mode), observer=fsyncs, io=io, preallocate=args.preallocate)
     for _ in log.recover():
         pass
     payload = os.urandom(args.size)
@@ -54,7 +57,8 @@ async def run(args: argparse.Namespace, directory: str) -> None:
 
     latencies.sort()
     n = len(latencies)
-    print(f"mode={args.mode} writers={args.writers} size={args.size} B  io={log.io_backend}")
+    print(f"mode={args.mode} writers={args.writers} size={args.size} B  io={log.io_backend}  "
+          f"preallocate={args.preallocate}")
     print(f"{n / elapsed:,.0f} records/s  ({n * args.size / elapsed / 1e6:,.1f} MB/s payload)")
     print(f"commit latency p50 {latencies[n // 2] * 1e3:.2f} ms  p99 {latencies[int(n * 0.99)] * 1e3:.2f} ms")
     if fsyncs.count:
@@ -68,6 +72,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--mode", default="always", choices=["none", "periodic", "threshold", "always"])
+    parser.add_argument("--backend", default="auto", choices=["auto", "io_uring", "threadpool"])
+    parser.add_argument("--no-preallocate", dest="preallocate", action="store_false",
+                        help="segments grow with each write instead of being pre-zeroed")
     parser.add_argument("--dir", help="where to put the log (default: a temp dir on the same disk as /tmp)")
     args = parser.parse_args()
     directory = args.dir or tempfile.mkdtemp(prefix="wal-bench-")

@@ -15,7 +15,8 @@ from collections import deque
 import orjson
 
 from shards.errors import S3Error
-from shards.protocol import (CREDIT, K_CANCEL, K_CREDIT, K_DATA, K_END, K_PUSH, K_REQUEST, K_RESPONSE, MAX_DATA_FRAME,
+from shards.protocol import (CREDIT, K_CANCEL, K_CREDIT, K_DATA, K_END, K_PUSH, K_PUSH_ACK, K_REQUEST, K_RESPONSE,
+                             MAX_DATA_FRAME,
                              Cork, FrameParser, frame, frame_header)
 
 log = logging.getLogger("cairn.router")
@@ -178,6 +179,7 @@ class ShardConnection(asyncio.Protocol):
                     ex.on_end(payload)
             elif kind == K_PUSH:
                 self.client.on_push(orjson.loads(payload))
+                self.write(frame(req_id, K_PUSH_ACK))
 
 
 class ShardClient:

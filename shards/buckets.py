@@ -68,7 +68,7 @@ async def configure(store: Store, meta: dict, on_change) -> dict:
 
 async def _write(store: Store, rtype: int, cfg: dict, on_change, name: str) -> dict:
     await store.write(rtype, orjson.dumps(cfg))
-    on_change(name, store.buckets.get(name))
+    await on_change(name, store.buckets.get(name))
     return {}
 
 

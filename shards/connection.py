@@ -17,7 +17,8 @@ from wal.records import CorruptRecord
 
 from . import buckets, copying, multipart, multipart_listing, objects, tags
 from .errors import S3Error
-from .protocol import (CREDIT, K_CANCEL, K_CREDIT, K_DATA, K_END, K_PUSH, K_REQUEST, K_RESPONSE, MAX_DATA_FRAME,
+from .protocol import (CREDIT, K_CANCEL, K_CREDIT, K_DATA, K_END, K_PUSH, K_PUSH_ACK, K_REQUEST, K_RESPONSE,
+                       MAX_DATA_FRAME,
                        WINDOW, Cork, FrameParser, frame, frame_header)
 
 log = logging.getLogger("cairn.shard")
@@ -104,6 +105,8 @@ class RouterConnection(asyncio.Protocol):
         self.parser = FrameParser()
         self.uploads: dict = {}
         self.streams: dict[int, BodyStream] = {}
+        self.pushes: dict[int, asyncio.Future] = {}  # push sequence number -> resolved by the router's ack
+        self.push_seq = 0
         self.transport = None
 
     # -- transport ------------------------------------------------------------------------------------------
@@ -114,6 +117,10 @@ class RouterConnection(asyncio.Protocol):
 
     def connection_lost(self, exc) -> None:
         self.shard.routers.discard(self)
+        for ack in self.pushes.values():  # a router that is gone has nothing stale left to serve
+            if not ack.done():
+                ack.set_result(None)
+        self.pushes.clear()
         self.uploads.clear()  # uncommitted uploads simply never get a PUT record
         for s in list(self.streams.values()):
             if s.task is not None:
@@ -129,8 +136,11 @@ class RouterConnection(asyncio.Protocol):
     def respond(self, req_id: int, meta: dict) -> None:
         self.send(req_id, K_RESPONSE, orjson.dumps(meta))
 
-    def push(self, name: str, cfg: dict | None) -> None:
-        self.send(0, K_PUSH, orjson.dumps({"name": name, "cfg": cfg}))
+    def push(self, name: str, cfg: dict | None) -> asyncio.Future:
+        self.push_seq += 1
+        ack = self.pushes[self.push_seq] = asyncio.get_running_loop().create_future()
+        self.send(self.push_seq, K_PUSH, orjson.dumps({"name": name, "cfg": cfg}))
+        return ack
 
     # -- frames ---------------------------------------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
@@ -149,6 +159,10 @@ class RouterConnection(asyncio.Protocol):
                 up = self.uploads.pop(req_id, None)
                 if up is not None:
                     self.run(req_id, lambda: up.finish(orjson.loads(payload) if payload else {}))
+            elif kind == K_PUSH_ACK:
+                ack = self.pushes.pop(req_id, None)
+                if ack is not None and not ack.done():
+                    ack.set_result(None)
             elif kind == K_CREDIT:
                 s = self.streams.get(req_id)
                 if s is not None:

@@ -9,7 +9,9 @@ A connection carries many exchanges at once, told apart by a request id. Every f
   RESPONSE shard->router  orjson metadata answering the request; DATA* + END follow when "body" is true
   CANCEL   router->shard  the client went away: drop the exchange, commit nothing
   CREDIT   router->shard  u32 bytes the router has passed on; a shard streams a body only within its window
-  PUSH     shard->router  request id 0: bucket configuration changed (pushed before the call that made it returns)
+  PUSH     shard->router  bucket configuration changed; the request id is a push sequence number
+  PUSH_ACK router->shard  the push with that sequence number is applied: the call that made the change
+                          returns only once every connected router has acknowledged it
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ HEADER = struct.Struct("<IBI")
 HEADER_SIZE = HEADER.size
 CREDIT = struct.Struct("<I")
 
-K_REQUEST, K_DATA, K_END, K_RESPONSE, K_CANCEL, K_CREDIT, K_PUSH = range(1, 8)
+K_REQUEST, K_DATA, K_END, K_RESPONSE, K_CANCEL, K_CREDIT, K_PUSH, K_PUSH_ACK = range(1, 9)
+
+# How long a config change waits for a router to acknowledge its push (a hung router must not block writes).
+PUSH_ACK_TIMEOUT = 2.0
 
 # A shard may have this many response-body bytes in flight per exchange before it waits for CREDIT.
 WINDOW = 4 << 20

@@ -20,6 +20,7 @@ from wal.sync import policy_for
 
 from .connection import RouterConnection
 from .metrics import WalMetrics
+from .protocol import PUSH_ACK_TIMEOUT
 from .store import Store
 
 log = logging.getLogger("cairn.shard")
@@ -31,9 +32,12 @@ class Shard:
         self.store = store
         self.routers: set[RouterConnection] = set()
 
-    def broadcast(self, name: str, cfg: dict | None) -> None:
-        for conn in list(self.routers):
-            conn.push(name, cfg)
+    async def broadcast(self, name: str, cfg: dict | None) -> None:
+        """Push a bucket's new config to every router and wait until each has applied it (or timed out), so
+        a client that made the change can use it through any router the moment its call returns."""
+        acks = [conn.push(name, cfg) for conn in list(self.routers)]
+        if acks:
+            await asyncio.wait(acks, timeout=PUSH_ACK_TIMEOUT)
 
 
 def socket_path(data_dir: str, number: int) -> str:

@@ -239,6 +239,24 @@ def test_completing_an_aborted_upload_is_no_such_upload(s3, bucket):
         s3.head_object(Bucket=bucket, Key="k")
 
 
+def test_complete_with_a_wrong_mp_object_size_is_invalid_request_and_a_right_one_passes(s3, bucket):
+    uid, parts = start(s3, bucket, "k", [BIG, b"abc"])
+    with pytest.raises(ClientError) as e:
+        finish(s3, bucket, "k", uid, parts, MpuObjectSize=MIN_PART)
+    assert code(e) == "InvalidRequest"
+    finish(s3, bucket, "k", uid, parts, MpuObjectSize=MIN_PART + 3)
+    assert s3.head_object(Bucket=bucket, Key="k")["ContentLength"] == MIN_PART + 3
+
+
+def test_parts_cannot_be_added_to_a_completed_upload(s3, bucket):
+    uid, parts = start(s3, bucket, "k", [b"one"])
+    finish(s3, bucket, "k", uid, parts)
+    with pytest.raises(ClientError) as e:
+        s3.upload_part(Bucket=bucket, Key="k", UploadId=uid, PartNumber=2, Body=b"late")
+    assert code(e) == "NoSuchUpload"
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"one"
+
+
 def test_complete_replaces_an_existing_object(s3, bucket):
     s3.put_object(Bucket=bucket, Key="k", Body=b"old")
     put_multipart(s3, bucket, "k", [b"new"])
