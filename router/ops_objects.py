@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from sanic.response import HTTPResponse
 
 from shards import checksums
@@ -187,10 +189,12 @@ async def get_object(call: Call, with_body: bool = True) -> HTTPResponse:
             await response.send(piece)
         await response.eof()
         BYTES_OUT.inc(length)
-    except BaseException:
+    except BaseException as exc:
         # Headers are gone already: the only honest signal left is to cut the connection short.
         ex.cancel()
         call.request.transport.abort()
+        if isinstance(exc, asyncio.CancelledError):
+            raise
     return response
 
 

@@ -36,14 +36,6 @@ def _owner(access_key: str) -> str:
     return f"<Owner><ID>{escape(access_key)}</ID><DisplayName>{escape(access_key)}</DisplayName></Owner>"
 
 
-def list_buckets(buckets: list[dict], owner: str) -> bytes:
-    items = "".join(
-        f"<Bucket><Name>{escape(b['name'])}</Name><CreationDate>{iso8601(b['created'])}</CreationDate>"
-        f"<BucketRegion>{escape(b.get('region') or 'us-east-1')}</BucketRegion></Bucket>" for b in buckets)
-    return f'{DECL}<ListAllMyBucketsResult xmlns="{NS}">{_owner(owner)}<Buckets>{items}</Buckets>' \
-           f"</ListAllMyBucketsResult>".encode()
-
-
 def location(region: str | None) -> bytes:
     body = escape(region) if region and region != "us-east-1" else ""
     return f'{DECL}<LocationConstraint xmlns="{NS}">{body}</LocationConstraint>'.encode()
