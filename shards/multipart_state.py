@@ -15,7 +15,7 @@ from sortedcontainers import SortedDict
 from wal.records import RecordType
 from wal.segments import Location
 
-from .store import Store
+from .store import Store, register_applier
 
 
 class Upload:
@@ -101,19 +101,14 @@ async def write(store: Store, rec: dict) -> int:
     return await store.write(RecordType.MULTIPART, orjson.dumps(rec))
 
 
-# Store.apply knows PUT/DELETE/BUCKET_* records; MULTIPART records are ours. Store has no registry for record
-# types yet, so chain onto its apply here — used by Store.write live and by Store.recover on start.
-_store_apply = Store.apply
+def _apply_multipart(store: Store, lsn: int, payload: bytes) -> None:
+    uploads_of(store).apply(lsn, orjson.loads(payload))
 
 
-def _apply(self: Store, rtype: int, lsn: int, payload: bytes, loc) -> None:
-    if rtype == RecordType.MULTIPART:
-        uploads_of(self).apply(lsn, orjson.loads(payload))
-        return
-    _store_apply(self, rtype, lsn, payload, loc)
-    if rtype == RecordType.BUCKET_DELETE:
-        uploads_of(self).drop_bucket(orjson.loads(payload)["name"])
+def _drop_bucket_uploads(store: Store, lsn: int, payload: bytes) -> None:
+    uploads_of(store).drop_bucket(orjson.loads(payload)["name"])
 
 
-if getattr(Store.apply, "__name__", "") != "_apply":
-    Store.apply = _apply
+# MULTIPART records are this module's; Store.apply (live writes and recovery alike) hands them over.
+register_applier(RecordType.MULTIPART, _apply_multipart)
+register_applier(RecordType.BUCKET_DELETE, _drop_bucket_uploads)

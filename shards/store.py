@@ -37,6 +37,16 @@ def decode_put(payload: bytes) -> tuple[dict, int]:
     return orjson.loads(payload[4:4 + n]), 4 + n
 
 
+# Record types owned by other modules (multipart state...): rtype -> appliers(store, lsn, payload), run by
+# ``Store.apply`` after its own handling, so live writes and recovery stay one path.
+APPLIERS: dict[int, list] = {}
+
+
+def register_applier(rtype: int, fn) -> None:
+    if fn not in APPLIERS.setdefault(rtype, []):
+        APPLIERS[rtype].append(fn)
+
+
 class Store:
     def __init__(self, wal: Log) -> None:
         self.wal = wal
@@ -48,6 +58,9 @@ class Store:
         self._unapplied: deque = deque()
         # LSN -> error code of conditional PUT records whose condition failed when applied (they changed nothing).
         self.rejected: dict[int, str] = {}
+        # HA (shards/replication.py): awaited after each local commit; in sync mode it returns once the standby
+        # has the record too (or the sync timeout passed).
+        self.replicate = None
 
     def recover(self, full: bool = False) -> None:
         t0 = time.perf_counter()
@@ -96,6 +109,8 @@ class Store:
             name = orjson.loads(payload)["name"]
             self.buckets.pop(name, None)
             self.index.drop_bucket(name)
+        for extra in APPLIERS.get(rtype, ()):
+            extra(self, lsn, payload)
 
     def _apply_through(self, lsn: int) -> None:
         queue = self._unapplied
@@ -114,6 +129,8 @@ class Store:
             lsn, loc = self.wal.append(rtype, payload)
             self._unapplied.append((lsn, rtype, payload, loc))
         await self.wal.commit(lsn)
+        if self.replicate is not None:
+            await self.replicate(lsn)
         # Durability is monotone: once ``lsn`` is durable so is every earlier record, whoever wrote it.
         self._apply_through(lsn)
         return lsn
