@@ -3,6 +3,8 @@ with defusedxml so entity-expansion and external-entity tricks are refused, not 
 
 from __future__ import annotations
 
+import functools
+import re
 import time
 from urllib.parse import quote
 from xml.sax.saxutils import escape
@@ -17,9 +19,15 @@ DECL = '<?xml version="1.0" encoding="UTF-8"?>\n'
 OWNER_ID = "cairn"
 
 
+@functools.lru_cache(maxsize=4096)
+def _iso_second(second: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+
+
 def iso8601(ts: float) -> str:
-    t = time.gmtime(ts)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", t) + f".{int(ts * 1000) % 1000:03d}Z"
+    # A listing renders a timestamp per key and keys written together share their second: format it once.
+    ms = int(ts * 1000)
+    return f"{_iso_second(ms // 1000)}.{ms % 1000:03d}Z"
 
 
 def http_date(ts: float) -> str:
@@ -41,7 +49,12 @@ def location(region: str | None) -> bytes:
     return f'{DECL}<LocationConstraint xmlns="{NS}">{body}</LocationConstraint>'.encode()
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9\-_.~/]*")  # needs neither URL-encoding nor XML escaping
+
+
 def _enc(value: str, url: bool) -> str:
+    if _PLAIN.fullmatch(value):
+        return value
     return escape(quote(value, safe="/") if url else value)
 
 
