@@ -11,6 +11,7 @@ import time
 
 from sanic import Sanic
 from sanic.exceptions import SanicException
+from sanic.http import Stage
 from sanic.response import HTTPResponse
 from sanic.server.protocols.http_protocol import HttpProtocol
 
@@ -42,6 +43,17 @@ class NoDelayProtocol(HttpProtocol):
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
+
+    def data_received(self, data: bytes):
+        # sanic restarts its request timer on every byte, so a head sent one byte a second never times out
+        # (slowloris). While a head is arriving, keep the timer at the head's first byte.
+        http = getattr(self, "_http", None)  # created by sanic's connection task, after the first bytes
+        if http is not None and http.stage is Stage.REQUEST:
+            started = self._time
+            super().data_received(data)
+            self._time = started
+        else:
+            super().data_received(data)
 
 
 def error_response(err: S3Error, resource: str, request_id: str, method: str) -> HTTPResponse:

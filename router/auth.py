@@ -6,6 +6,7 @@ Verification itself is pure (router/sigv4.py, router/aws_chunked.py); this modul
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 
@@ -52,10 +53,12 @@ class Body:
     and ``trailers`` holds any trailing checksums.
     """
 
-    __slots__ = ("stream", "decoder", "sha", "expected_sha", "trailers", "length", "declared", "declared_trailers")
+    __slots__ = ("stream", "decoder", "sha", "expected_sha", "trailers", "length", "declared", "declared_trailers",
+                 "idle_timeout")
 
-    def __init__(self, stream, verified: sigv4.Verified, headers: dict) -> None:
+    def __init__(self, stream, verified: sigv4.Verified, headers: dict, idle_timeout: float = 30.0) -> None:
         self.stream = stream
+        self.idle_timeout = idle_timeout
         self.trailers: dict[str, str] = {}
         self.length = 0
         self.decoder = None
@@ -90,7 +93,11 @@ class Body:
         stream = self.stream
         decoder, sha = self.decoder, self.sha
         while True:
-            chunk = await stream.read() if stream is not None else None
+            try:
+                # a sender that stalls mid-body (slowloris) is cut off instead of holding its upload open
+                chunk = await asyncio.wait_for(stream.read(), self.idle_timeout) if stream is not None else None
+            except asyncio.TimeoutError:
+                raise S3Error("RequestTimeout") from None
             if chunk is None:
                 break
             if decoder is not None:

@@ -35,6 +35,8 @@ class Settings:
     tls_cert: str = ""
     tls_key: str = ""
     log_level: str = "INFO"
+    request_timeout: float = 30.0  # seconds to send the request head, and the longest pause inside a body
+    keep_alive_timeout: float = 75.0  # idle keep-alive connections are closed after this
     config: str = ""
 
     @property

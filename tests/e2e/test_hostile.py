@@ -32,7 +32,8 @@ def signed_put_head(server, bucket, key, length) -> bytes:
     req = AWSRequest(method="PUT", url=f"http://127.0.0.1:{server.port}/{bucket}/{key}",
                      headers={"x-amz-content-sha256": "UNSIGNED-PAYLOAD", "Content-Length": str(length)})
     S3SigV4Auth(Credentials(server.access_key, server.secret_key), "s3", "us-east-1").add_auth(req)
-    lines = [f"PUT /{bucket}/{key} HTTP/1.1"] + [f"{k}: {v}" for k, v in req.headers.items()]
+    lines = [f"PUT /{bucket}/{key} HTTP/1.1", f"Host: 127.0.0.1:{server.port}"] + \
+        [f"{k}: {v}" for k, v in req.headers.items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
