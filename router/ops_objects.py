@@ -195,7 +195,7 @@ async def get_object(call: Call, with_body: bool = True) -> HTTPResponse:
         call.request.transport.abort()
         if isinstance(exc, asyncio.CancelledError):
             raise
-    return response
+    return None  # already sent: sanic must not try to send it again
 
 
 async def head_object(call: Call) -> HTTPResponse:
