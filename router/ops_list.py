@@ -11,6 +11,7 @@ import asyncio
 import base64
 import binascii
 import heapq
+import zlib
 
 from sanic.response import HTTPResponse
 
@@ -20,14 +21,24 @@ from . import xml
 from .call import Call
 
 
+_TOKEN_VERSION = b"\x01"
+
+
 def encode_token(marker: str) -> str:
-    return base64.urlsafe_b64encode(marker.encode("utf-8", "surrogatepass")).decode()
+    """Opaque: a version byte, the CRC32 of the marker (so a mangled or foreign token is refused, not
+    silently read as some other marker), then the marker itself."""
+    raw = marker.encode("utf-8", "surrogatepass")
+    return base64.urlsafe_b64encode(_TOKEN_VERSION + zlib.crc32(raw).to_bytes(4, "big") + raw).decode()
 
 
 def decode_token(token: str) -> str:
     try:
-        return base64.urlsafe_b64decode(token.encode()).decode("utf-8", "surrogatepass")
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+        data = base64.urlsafe_b64decode(token.encode())
+        raw = data[5:]
+        if data[:1] != _TOKEN_VERSION or data[1:5] != zlib.crc32(raw).to_bytes(4, "big"):
+            raise ValueError(token)
+        return raw.decode("utf-8", "surrogatepass")
+    except (binascii.Error, ValueError, UnicodeError):
         raise S3Error("InvalidArgument", "The continuation token provided is incorrect",
                       ArgumentName="continuation-token") from None
 

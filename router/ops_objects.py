@@ -31,20 +31,8 @@ INLINE_BODY = 256 << 10  # GET bodies up to this size are answered in one respon
 
 
 def _checksum_algorithm(headers: dict) -> tuple[str | None, str | None]:
-    """(algorithm, value from a header or None when it comes as a trailer)."""
-    algo = (headers.get("x-amz-checksum-algorithm") or headers.get("x-amz-sdk-checksum-algorithm") or "").upper()
-    trailer = headers.get("x-amz-trailer", "").strip().lower()
-    for name in checksums.ALGORITHMS:
-        value = headers.get(checksums.header_name(name))
-        if value is not None:
-            if algo and algo != name:
-                raise S3Error("InvalidRequest", "Value for x-amz-sdk-checksum-algorithm header is invalid.")
-            return name, value
-        if trailer == checksums.header_name(name):
-            return name, None
-    if trailer.startswith("x-amz-checksum-") or (algo and algo not in checksums.ALGORITHMS):
-        raise S3Error("InvalidRequest", f"Checksum algorithm {algo or trailer} is not supported.")
-    return (algo or None), None
+    """(algorithm, value from a header or None when it comes as a trailer); S3's rules in checksums.from_headers."""
+    return checksums.from_headers(headers)
 
 
 def put_meta(call: Call) -> dict:
@@ -117,6 +105,7 @@ async def put_object(call: Call) -> HTTPResponse:
     headers = {"ETag": f'"{reply["etag"]}"', **version_headers(cfg, reply.get("vid"))}
     for algo, value in (reply.get("cks") or {}).items():
         headers[checksums.header_name(algo)] = value
+        headers["x-amz-checksum-type"] = "FULL_OBJECT"  # a single PUT's checksum covers the whole object
     return HTTPResponse(status=200, headers=headers)
 
 
@@ -134,6 +123,7 @@ def object_headers(entry: dict, query: dict, checksum_mode: bool) -> dict:
     if checksum_mode:
         for algo, value in (entry.get("cks") or {}).items():
             headers[checksums.header_name(algo)] = value
+            headers["x-amz-checksum-type"] = entry.get("ckt") or ("COMPOSITE" if "-" in value else "FULL_OBJECT")
     for param, header in RESPONSE_OVERRIDES.items():
         if param in query:
             headers[header] = query[param]

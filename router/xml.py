@@ -55,7 +55,10 @@ _PLAIN = re.compile(r"[A-Za-z0-9\-_.~/]*")  # needs neither URL-encoding nor XML
 def _enc(value: str, url: bool) -> str:
     if _PLAIN.fullmatch(value):
         return value
-    return escape(quote(value, safe="/") if url else value)
+    if url:
+        return quote(value, safe="/")
+    # a bare CR would reach the client as LF (XML end-of-line normalisation): send it as a reference
+    return escape(value).replace("\r", "&#13;")
 
 
 def _entries(items: list, url: bool, owner: str | None) -> tuple[list[str], list[str]]:

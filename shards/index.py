@@ -168,5 +168,9 @@ def _any_live(keys: SortedDict, skeys, start: int, end: int) -> bool:
 
 
 def _after_prefix(prefix: str) -> str:
-    # Every string that starts with ``prefix`` sorts before prefix + the largest code point.
-    return prefix + "\U0010ffff"
+    """A bound above every string that starts with ``prefix``: its last character bumped by one (appending
+    U+10FFFF would not do: a key may hold that code point right after the prefix)."""
+    head = prefix.rstrip("\U0010ffff")
+    if not head:  # a prefix of nothing but U+10FFFF (absurd, but keys are arbitrary): no key is that long
+        return prefix + "\U0010ffff" * 1024
+    return head[:-1] + chr(ord(head[-1]) + 1)
