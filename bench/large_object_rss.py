@@ -112,7 +112,7 @@ def main() -> None:
                 print(f"  {title:16s} RSS idle {sampler.base[title] / 1024:6.1f} MiB, peak {sampler.peak[title] / 1024:6.1f} "
                       f"MiB, growth {grow:6.1f} MiB ({sampler.samples} samples)")
         finally:
-            os.killpg(proc.pid, 15)
+            proc.terminate()  # the supervisor stops its children; a group signal would stop them twice
             proc.wait()
 
 

@@ -182,7 +182,7 @@ def main() -> None:
             try:
                 results[name] = bench_one(name, endpoint, args)
             finally:
-                os.killpg(proc.pid, 15)
+                proc.terminate()  # the supervisor stops its children; a group signal would stop them twice
                 proc.wait()
     for w in ("put-4k", "get-4k"):
         if "moto" not in results:
