@@ -126,6 +126,7 @@ def object_headers(entry: dict, query: dict, checksum_mode: bool) -> dict:
             headers["x-amz-checksum-type"] = entry.get("ckt") or ("COMPOSITE" if "-" in value else "FULL_OBJECT")
     for param, header in RESPONSE_OVERRIDES.items():
         if param in query:
+            headers.pop(header.lower(), None)  # stored headers are keyed in lower case: replace, never add
             headers[header] = query[param]
     return headers
 
