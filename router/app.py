@@ -18,7 +18,7 @@ from sanic.server.protocols.http_protocol import HttpProtocol
 from shards.errors import S3Error
 from shards.server import socket_path
 
-from . import auth, cors, dispatch, metrics, xml
+from . import auth, cors, dispatch, ha, metrics, xml
 from .addressing import locate, parse_query
 from .bucket_cache import BucketCache
 from .call import Call, Router
@@ -97,8 +97,10 @@ def build_app(settings, name: str = "cairn") -> Sanic:
         for c in state["router"].clients:
             await c.stop()
 
+    ha_view = ha.install(app, state, settings)
+
     async def health(request):
-        return HTTPResponse(b"ok\n", content_type="text/plain")
+        return HTTPResponse(b"ok\n" + ha_view.health_detail(), content_type="text/plain")
 
     async def ready(request):
         router = state["router"]
@@ -130,6 +132,7 @@ def build_app(settings, name: str = "cairn") -> Sanic:
             verified = cors.ANONYMOUS if method == "OPTIONS" else auth.authenticate(
                 method, raw_path, query_string, query, headers, credentials)
             op, handler = dispatch.route(method, bucket, key, query, headers)
+            ha_view.check(method)  # a standby refuses writes (and reads without --standby-reads)
             call = Call(request, state["router"], bucket, key, query, headers, verified.access_key, op=op,
                         request_id=request_id)
             if method in ("PUT", "POST"):

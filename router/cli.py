@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from . import config
@@ -17,7 +18,14 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check", help="verify every record of every shard's log (offline) and report damage")
     from . import check as check_cmd
     check_cmd.add_arguments(check)
+    from . import promote as promote_cmd, status as status_cmd
+    promote_cmd.add_arguments(sub.add_parser("promote", help="make a standby the primary (bumps the epoch)"))
+    status_cmd.add_arguments(sub.add_parser("status", help="each node's role, epoch, per-shard LSN and lag"))
     args = parser.parse_args(argv)
+    if args.command == "promote":
+        return promote_cmd.run(args, os.environ)
+    if args.command == "status":
+        return status_cmd.run(args)
     if args.command == "check":
         return check_cmd.run(args.data_dir)
     if args.command == "serve":

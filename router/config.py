@@ -38,6 +38,17 @@ class Settings:
     request_timeout: float = 30.0  # seconds to send the request head, and the longest pause inside a body
     keep_alive_timeout: float = 75.0  # idle keep-alive connections are closed after this
     config: str = ""
+    # High availability (docs/HA.md)
+    role: str = "primary"  # primary or standby; only seeds a fresh data dir, the role then lives in DATA/shard-N
+    primary: str = ""  # a standby's primary: HOST:PORT of its S3 endpoint
+    replication: str = "async"  # async: ack after the local commit; sync: also after the standby has the record
+    sync_timeout_ms: int = 1000  # sync mode: how long a write waits for the standby before going on without it
+    standby_reads: bool = False  # a standby serves reads (possibly stale); writes are always refused
+    replication_port: int = 0  # shard i ships its log on this port + i (0: any free port)
+    advertise: str = ""  # HOST:PORT other nodes reach this node's S3 endpoint at (default: host:port)
+    etcd: list[str] = field(default_factory=list)  # etcd endpoints (http://HOST:PORT): automatic failover
+    lease_ttl: int = 5  # seconds: the primary's etcd lease; a standby takes over this long after it stops
+    cluster: str = "cairn"  # etcd key prefix naming this primary/standby pair
 
     @property
     def shard_count(self) -> int:
@@ -50,14 +61,20 @@ PRESETS = ("performance", "balanced", "durable")
 
 def _coerce(name: str, value):
     kind = type(getattr(Settings(), name))
+    if kind is bool:
+        return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
     if kind is list:
         return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else list(value)
     return kind(value)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    for name in FIELDS:
+    for name, f in FIELDS.items():
         flag = "--" + name.replace("_", "-")
+        if f.default is False:  # a switch: --standby-reads
+            parser.add_argument(flag, dest=name, action="store_const", const=True, default=None,
+                                help=f"(env CAIRN_{name.upper()})")
+            continue
         parser.add_argument(flag, dest=name, default=None, help=f"(env CAIRN_{name.upper()})")
 
 
@@ -112,5 +129,11 @@ def validate(s: Settings) -> None:
     if (s.access_key, s.secret_key) == (DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY) and not is_loopback(s.host):
         raise SystemExit(f"refusing to listen on {s.host} with the default credentials: set --access-key and "
                          "--secret-key (or CAIRN_ACCESS_KEY / CAIRN_SECRET_KEY) first")
+    if s.role not in ("primary", "standby"):
+        raise SystemExit("--role must be primary or standby")
+    if s.role == "standby" and not s.primary:
+        raise SystemExit("--role standby needs --primary HOST:PORT (the primary's S3 endpoint)")
+    if s.replication not in ("async", "sync"):
+        raise SystemExit("--replication must be async or sync")
     if bool(s.tls_cert) != bool(s.tls_key):
         raise SystemExit("TLS needs both --tls-cert and --tls-key")

@@ -25,6 +25,9 @@ from .config import DEFAULT_SECRET_KEY, Settings
 log = logging.getLogger("cairn.supervisor")
 
 RESTART_BACKOFF = (0.05, 0.2, 0.5, 1.0, 2.0)
+# what a shard needs to play its HA role (shards/ha.py); the secret authenticates standbys
+HA_SHARD_SETTINGS = ("host", "role", "primary", "replication", "sync_timeout_ms", "replication_port", "advertise",
+                     "etcd", "secret_key")
 
 
 class Child:
@@ -93,13 +96,15 @@ def serve(settings: Settings) -> int:
     env.setdefault("PYTHONPATH", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     sock = bind(settings.host, settings.port)
     port = sock.getsockname()[1]
+    settings.advertise = settings.advertise or f"{settings.host}:{port}"
     blob = orjson.dumps(dataclasses.asdict(settings)).decode()
     children = []
     for i in range(settings.shard_count):
         shard = {"number": i, "data_dir": settings.data_dir, "preset": settings.preset, "sync": settings.sync,
                  "interval_ms": settings.interval_ms, "threshold_bytes": settings.threshold_bytes,
                  "recovery": settings.recovery, "log_level": settings.log_level,
-                 "io_backend": settings.io_backend, "segment_size": settings.segment_size}
+                 "io_backend": settings.io_backend, "segment_size": settings.segment_size,
+                 **{k: getattr(settings, k) for k in HA_SHARD_SETTINGS}}
         children.append(Child(f"shard {i}", [sys.executable, "-m", "shards.server", orjson.dumps(shard).decode()]))
     for i in range(settings.routers):
         children.append(Child(f"router {i}", [sys.executable, "-m", "router.worker", blob, str(sock.fileno()), str(i)],

@@ -95,6 +95,10 @@ OPS = {
     "tagging_get": lambda shard, meta: tags.get(shard.store, meta),
     "tagging_put": lambda shard, meta: tags.put(shard.store, meta),
     "attributes": lambda shard, meta: objects.attributes(shard.store, meta),
+    "ha_state": lambda shard, meta: shard.ha.state(meta),
+    "ha_promote": lambda shard, meta: shard.ha.promote(meta),
+    "ha_demote": lambda shard, meta: shard.ha.demote(meta),
+    "ha_unfence": lambda shard, meta: shard.ha.unfence(meta),
 }
 
 
@@ -175,6 +179,10 @@ class RouterConnection(asyncio.Protocol):
 
     def on_request(self, req_id: int, meta: dict) -> None:
         op = meta["op"]
+        refused = self.shard.ha.refusal(op)  # a standby's log grows only by shipped records (shards/ha.py)
+        if refused is not None:
+            self.respond(req_id, refused)
+            return
         upload = UPLOADS.get(op)
         if upload is not None:
             try:

@@ -12,6 +12,9 @@ A connection carries many exchanges at once, told apart by a request id. Every f
   PUSH     shard->router  bucket configuration changed; the request id is a push sequence number
   PUSH_ACK router->shard  the push with that sequence number is applied: the call that made the change
                           returns only once every connected router has acknowledged it
+  WAL      primary->standby  log records shipped for HA (shards/replication.py): u64 segment, u64 offset of
+                          the first record, u64 the primary's last written LSN, then whole records as on disk
+  WAL_ACK  standby->primary  u64 LSN through which the standby has written and applied every record
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ import struct
 HEADER = struct.Struct("<IBI")
 HEADER_SIZE = HEADER.size
 CREDIT = struct.Struct("<I")
+WAL_BATCH = struct.Struct("<QQQ")  # segment, offset of the first record, primary's last written LSN
+WAL_ACK = struct.Struct("<Q")
 
-K_REQUEST, K_DATA, K_END, K_RESPONSE, K_CANCEL, K_CREDIT, K_PUSH, K_PUSH_ACK = range(1, 9)
+K_REQUEST, K_DATA, K_END, K_RESPONSE, K_CANCEL, K_CREDIT, K_PUSH, K_PUSH_ACK, K_WAL, K_WAL_ACK = range(1, 11)
 
 # How long a config change waits for a router to acknowledge its push (a hung router must not block writes).
 PUSH_ACK_TIMEOUT = 2.0

@@ -18,7 +18,9 @@ from wal.io_select import open_backend
 from wal.log import Log
 from wal.sync import policy_for
 
+from . import roles
 from .connection import RouterConnection
+from .ha import ShardHA
 from .metrics import WalMetrics
 from .protocol import PUSH_ACK_TIMEOUT
 from .store import Store
@@ -31,6 +33,8 @@ class Shard:
         self.number = number
         self.store = store
         self.routers: set[RouterConnection] = set()
+        self.ha = None  # shards/ha.py: role, log shipping, which ops this shard refuses
+        self.stop = asyncio.Event()  # set to end the process (the supervisor starts it again)
 
     async def broadcast(self, name: str, cfg: dict | None) -> None:
         """Push a bucket's new config to every router and wait until each has applied it (or timed out), so
@@ -52,6 +56,7 @@ async def serve(settings: dict) -> None:
     policy = policy_for(settings["preset"], **overrides)
     if settings.get("sync"):
         policy = policy_for(settings["preset"], mode=settings["sync"], **overrides)
+    role = roles.prepare(home, settings)  # before the log opens: a demoted shard drops its unreplicated tail
     io, why = open_backend(settings.get("io_backend") or "auto")
     log.info("shard %d io backend %s (%s)", number, io.name, why)
     metrics = WalMetrics(number)
@@ -65,17 +70,19 @@ async def serve(settings: dict) -> None:
         log.error("shard %d: corrupt log range segment %d bytes %d-%d (%s): objects stored there answer "
                   "InternalError; run cairn check for a full report", number, *bad)
     shard = Shard(number, store)
+    shard.ha = ShardHA(shard, home, role, settings)
+    await shard.ha.start()
     path = socket_path(settings["data_dir"], number)
     if os.path.exists(path):
         os.unlink(path)
     loop = asyncio.get_running_loop()
     server = await loop.create_unix_server(lambda: RouterConnection(shard), path=path, backlog=128)
     log.info("shard %d serving on %s (sync=%s)", number, path, policy.mode)
-    stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+        loop.add_signal_handler(sig, shard.stop.set)
+    await shard.stop.wait()
     server.close()
+    await shard.ha.stop()
     await wal.close()
 
 

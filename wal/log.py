@@ -160,6 +160,19 @@ class Log:
             flusher.appended(total)
         return lsn, Location(self._active, offset + HEADER_SIZE, length)
 
+    def append_at(self, lsn: int, rtype: int, payload: bytes | bytearray | memoryview, flags: int = 0,
+                  segment: int | None = None) -> tuple[int, Location]:
+        """append() of a record copied from another log (a standby mirroring
+        its primary): it must carry the next LSN, and it starts `segment` if
+        the source log had started it there, so both logs keep one layout and
+        locations written into payloads mean the same in each."""
+        self._check_open()
+        if lsn != self._last_lsn + 1:
+            raise ValueError(f"lsn {lsn} does not follow {self._last_lsn}")
+        if segment == self._active + 1 and self._offset:
+            self._rotate(HEADER_SIZE + len(payload))
+        return self.append(rtype, payload, flags)
+
     async def commit(self, lsn: int) -> None:
         """Return once `lsn` is durable per the sync policy. Call it from the
         event loop that owns the log."""
