@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import heapq
 import zlib
 
 from sanic.response import HTTPResponse
@@ -43,24 +42,58 @@ def decode_token(token: str) -> str:
                       ArgumentName="continuation-token") from None
 
 
+class _ShardCursor:
+    """One shard's side of the merge: a buffered page, refilled from where it ended while the merge needs more."""
+
+    __slots__ = ("client", "req", "items", "pos", "more")
+
+    def __init__(self, client, req: dict, page: dict) -> None:
+        self.client, self.req = client, req
+        self.items, self.pos, self.more = page["items"], 0, page["truncated"]
+
+    def head(self):
+        return self.items[self.pos] if self.pos < len(self.items) else None
+
+    async def refill(self) -> None:
+        # the last entry this shard returned (a key, or a common prefix) is exactly where its next page starts
+        page = await self.client.call({**self.req, "marker": self.items[-1][0]})
+        self.items, self.pos, self.more = page["items"], 0, page["truncated"]
+
+
 async def merged_page(call: Call, prefix: str, delimiter: str, marker: str, max_keys: int) -> tuple[list, bool]:
-    """Up to max_keys entries after marker across all shards, and whether more exist."""
+    """Up to max_keys entries after marker across all shards, and whether more exist.
+
+    Lazy: each shard first returns about its share of the page (keys spread evenly over shards), and only a
+    shard whose share runs out before the page is full is asked for more. Returning max_keys from every
+    shard would make each list cost N pages of shard work and wire bytes for one page of output.
+    """
     if max_keys == 0:
         return [], False
+    clients = call.router.clients
+    share = min(max_keys, max_keys // len(clients) + 32)
     req = {"op": "list", "bucket": call.bucket, "prefix": prefix, "delimiter": delimiter, "marker": marker,
-           "max_keys": max_keys}
-    pages = await asyncio.gather(*(c.call(req) for c in call.router.clients))
-    more = any(p["truncated"] for p in pages)
+           "max_keys": share}
+    pages = await asyncio.gather(*(c.call(req) for c in clients))
+    cursors = [_ShardCursor(c, req, p) for c, p in zip(clients, pages)]
     out: list = []
     last = None
-    for item in heapq.merge(*(p["items"] for p in pages), key=lambda it: it[0]):
+    while True:
+        for cur in cursors:
+            if cur.head() is None and cur.more:
+                await cur.refill()
+        live = [cur for cur in cursors if cur.head() is not None]
+        if not live:
+            return out, False
+        cur = min(live, key=lambda c: c.head()[0])
+        item = cur.head()
         if item[0] == last:  # the same common prefix from another shard
+            cur.pos += 1
             continue
         if len(out) == max_keys:
             return out, True
         out.append(item)
         last = item[0]
-    return out, more
+        cur.pos += 1
 
 
 def _common_args(call: Call) -> tuple[str, str, int, bool]:
