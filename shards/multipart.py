@@ -9,14 +9,12 @@ upload still listed; completing it again rewrites the same object, so nothing is
 
 from __future__ import annotations
 
-import base64
-import binascii
 import secrets
 import time
 
 from wal.records import RecordType
 
-from . import checksums, objects
+from . import objects
 from . import multipart_checksums as mc
 from .errors import S3Error
 from .multipart_state import Upload, uploads_of, write
@@ -71,7 +69,7 @@ class PartUpload:
 
     def finish(self, end: dict):
         body = self.body
-        part = verify_body(body, self.meta, end)
+        part = body.verify(end)
         if body.buf:  # every part byte lives in CHUNK records: completion names them, never copies
             _, loc = self.store.wal.append(RecordType.CHUNK, body.buf)
             body.chunks.append(loc)
@@ -83,32 +81,6 @@ class PartUpload:
         part["mtime"] = time.time()
         rec = {"t": "part", "u": up.id, "p": part, "c": [tuple(c) for c in body.chunks]}
         return _part_written(self.store, rec)
-
-
-def verify_body(body: objects.Upload, meta: dict, end: dict) -> dict:
-    """Check a streamed body against its declared length, Content-MD5 and checksum (header or trailer), as
-    PutObject does; returns what describes it: {"size", "etag", "cks"?}."""
-    expected_len = end.get("length", meta.get("length"))
-    if expected_len is not None and expected_len != body.size:
-        raise S3Error("IncompleteBody")
-    md5 = body.md5.digest()
-    if meta.get("md5") is not None:
-        try:
-            want = base64.b64decode(meta["md5"], validate=True)
-        except (binascii.Error, ValueError):
-            raise S3Error("InvalidDigest") from None
-        if len(want) != 16:
-            raise S3Error("InvalidDigest")
-        if want != md5:
-            raise S3Error("BadDigest")
-    out = {"size": body.size, "etag": md5.hex()}
-    if body.ck is not None:
-        got = checksums.b64(body.ck.digest())
-        want = (end.get("checksums") or {}).get(body.algo) or meta.get("checksum")
-        if want is not None and want != got:
-            raise S3Error("BadDigest", f"The {body.algo} you specified did not match the calculated checksum.")
-        out["cks"] = {body.algo: got}
-    return out
 
 
 async def _part_written(store: Store, rec: dict) -> dict:

@@ -68,8 +68,9 @@ class Upload:
         self.chunks.append(loc)
         self.buf = bytearray()
 
-    def finish(self, end: dict):
-        """Verify what arrived against what the client promised, then write the PUT record. Returns a coroutine."""
+    def verify(self, end: dict) -> dict:
+        """Check the body against its declared length, Content-MD5 and checksum (header, or trailer in ``end``);
+        returns what describes it: {"size", "etag", "cks"?}. Shared by PutObject and UploadPart."""
         meta = self.meta
         expected_len = end.get("length", meta.get("length"))
         if expected_len is not None and expected_len != self.size:
@@ -84,19 +85,25 @@ class Upload:
                 raise S3Error("InvalidDigest")
             if want != md5:
                 raise S3Error("BadDigest")
-        cks = {}
+        out = {"size": self.size, "etag": md5.hex()}
         if self.ck is not None:
             got = checksums.b64(self.ck.digest())
             want = (end.get("checksums") or {}).get(self.algo) or meta.get("checksum")
             if want is not None and want != got:
                 raise S3Error("BadDigest", f"The {self.algo} you specified did not match the calculated checksum.")
-            cks[self.algo] = got
-        entry = {"etag": md5.hex(), "size": self.size, "mtime": time.time(), "ct": meta.get("ct")}
+            out["cks"] = {self.algo: got}
+        return out
+
+    def finish(self, end: dict):
+        """Verify what arrived against what the client promised, then write the PUT record. Returns a coroutine."""
+        meta = self.meta
+        described = self.verify(end)
+        entry = {"etag": described["etag"], "size": self.size, "mtime": time.time(), "ct": meta.get("ct")}
         for name in STORED:
             if meta.get(name):
                 entry[name] = meta[name]
-        if cks:
-            entry["cks"] = cks
+        if "cks" in described:
+            entry["cks"] = described["cks"]
         entry.update(meta.get("keep") or ())
         if self.chunks and self.buf:
             self._flush()
