@@ -35,9 +35,28 @@ def _checksum_algorithm(headers: dict) -> tuple[str | None, str | None]:
     return checksums.from_headers(headers)
 
 
+# Headers asking for protection Cairn does not provide yet: acting as if they were honoured would tell a client
+# its object is encrypted or shared when it is not, so they are refused.
+_UNSUPPORTED = ("x-amz-server-side-encryption", "x-amz-server-side-encryption-customer-algorithm",
+                "x-amz-server-side-encryption-aws-kms-key-id", "x-amz-object-lock-mode",
+                "x-amz-object-lock-retain-until-date", "x-amz-object-lock-legal-hold", "x-amz-grant-read",
+                "x-amz-grant-read-acp", "x-amz-grant-write-acp", "x-amz-grant-full-control")
+
+
+def refuse_unsupported(h: dict) -> None:
+    for name in _UNSUPPORTED:
+        if name in h:
+            raise S3Error("NotImplemented", f"The {name} header is not implemented yet.", Header=name)
+    acl = h.get("x-amz-acl")
+    if acl is not None and acl != "private":
+        raise S3Error("NotImplemented", f"Canned ACL {acl!r} is not implemented yet; only 'private' is.",
+                      Header="x-amz-acl")
+
+
 def put_meta(call: Call) -> dict:
     """What the shard needs to store with the object, validated the way S3 validates it."""
     h = call.headers
+    refuse_unsupported(h)
     um = {}
     size = 0
     for name, value in h.items():

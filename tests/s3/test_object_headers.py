@@ -255,3 +255,21 @@ def test_standard_headers_round_trip_through_copy(s3, bucket):
     assert (head["ContentType"], head["ContentDisposition"], head["ContentLanguage"], head["CacheControl"],
             head["Metadata"]) == ("text/csv", "inline", "de", "no-store", {"m": "1"})
 
+
+
+@pytest.mark.parametrize("extra", [
+    {"ServerSideEncryption": "AES256"},
+    {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": "k" * 32},
+    {"ACL": "public-read"},
+    {"ObjectLockMode": "GOVERNANCE", "ObjectLockRetainUntilDate": "2030-01-01T00:00:00Z"},
+])
+def test_put_asking_for_unimplemented_protection_is_refused_not_ignored(s3, bucket, extra):
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="protected", Body=b"x", **extra)
+    assert e.value.response["Error"]["Code"] == "NotImplemented"
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="protected")
+
+
+def test_put_with_private_acl_is_accepted(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="private", Body=b"x", ACL="private")
