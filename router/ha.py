@@ -167,16 +167,25 @@ class HAView:
 
 
 def install(app, state: dict, settings) -> HAView:
-    """Register the HA endpoints; the view starts polling once the router's shard clients exist."""
+    """Register the HA endpoints; the view starts polling once the router's shard clients exist. With etcd,
+    the first router worker also runs the node's lease agent (router/lease.py)."""
     view = HAView(settings)
+    agent = None
+    if settings.etcd and (app.name.endswith("_0") or app.name == "cairn"):  # router worker 0 (router/worker.py)
+        from .lease import LeaseAgent
+        agent = LeaseAgent(view, settings)
 
     @app.before_server_start
     async def start_view(app):
         view.start(state["router"])
+        if agent is not None:
+            agent.start()
 
     @app.after_server_stop
     async def stop_view(app):
         await view.stop()
+        if agent is not None:
+            await agent.stop()
 
     def authorized(request) -> bool:
         token = request.headers.get(TOKEN_HEADER, "")

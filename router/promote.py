@@ -40,6 +40,9 @@ def admin_call(node: str, path: str, secret: str, body: dict | None = None, time
 async def promote_here(view, settings, epoch: int | None = None) -> dict:
     clients = view.router.clients
     states = await asyncio.gather(*(c.call({"op": "ha_state"}) for c in clients))
+    if epoch is None and all(s["role"] == "primary" and not s["fenced"] for s in states):
+        await view.refresh()  # already the writable primary: a new epoch would only confuse the standby's
+        return {"promoted": settings.advertise, **view.node}
     if epoch is None:
         epoch = max(s["epoch"] for s in states) + 1
     await asyncio.gather(*(c.call({"op": "ha_promote", "epoch": epoch}) for c in clients))

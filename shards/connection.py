@@ -99,6 +99,7 @@ OPS = {
     "ha_promote": lambda shard, meta: shard.ha.promote(meta),
     "ha_demote": lambda shard, meta: shard.ha.demote(meta),
     "ha_unfence": lambda shard, meta: shard.ha.unfence(meta),
+    "ha_fence": lambda shard, meta: shard.ha.fence(meta),
 }
 
 

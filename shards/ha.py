@@ -24,7 +24,7 @@ log = logging.getLogger("cairn.ha")
 # Ops a standby serves (reads, and the HA ops themselves); everything else writes and is refused.
 READ_OPS = frozenset(("get", "head", "list", "bucket_snapshot", "mpu_parts", "mpu_list", "part_range",
                       "bucket_count", "list_versions", "tagging_get", "attributes", "ping",
-                      "ha_state", "ha_promote", "ha_demote", "ha_unfence"))
+                      "ha_state", "ha_promote", "ha_demote", "ha_unfence", "ha_fence"))
 
 
 class ShardHA:
@@ -144,6 +144,10 @@ class ShardHA:
             if self.fenced:
                 log.warning("shard %d: fence lifted (epoch %d confirmed)", self.shard.number, self.role.epoch)
             self.fenced, self.fence_reason = False, ""
+        return self.state()
+
+    def fence(self, meta: dict) -> dict:
+        self.stale(meta.get("reason") or "fenced by the HA agent")
         return self.state()
 
     # -- called by replication -------------------------------------------------------------------------------

@@ -43,8 +43,10 @@ TIMEOUTS = Counter("cairn_replication_sync_timeouts", "Writes acknowledged witho
                    ["shard"])
 
 BATCH_BYTES = 1 << 20      # records per WAL frame (a bigger record travels alone)
+READ_WINDOW = 64 << 10     # bytes per pread of the segment files
 WINDOW_BYTES = 8 << 20     # shipped but unacknowledged bytes before the streamer waits for the standby
 TICK = 0.01                # how often new records, sync timeouts and lag gauges are looked at
+IDLE_TICK = 0.25           # the same with no standby connected (a lone primary pays next to nothing)
 
 
 def auth_token(secret: str, shard: int) -> str:
@@ -92,30 +94,35 @@ class LogCursor:
 
     def read(self, limit: int, max_bytes: int = BATCH_BYTES) -> tuple[int, int, bytes, int] | None:
         """Records from the cursor through at most LSN ``limit``, all in one segment: (segment, offset of the
-        first, their bytes, last LSN), or None when ``limit`` is already shipped."""
+        first, their bytes, last LSN), or None when ``limit`` is already shipped. Reads go by READ_WINDOW, so
+        following the tail costs a small pread per batch, not a batch-sized one."""
         while self.next <= limit:
             fd = self.wal.fd_for(self.segment)
-            buf = os.pread(fd, max_bytes, self.offset)
-            pos, lsn = 0, self.next
-            while lsn <= limit and len(buf) - pos >= HEADER_SIZE:
-                try:
-                    h = decode_header(buf[pos:pos + HEADER_SIZE])
-                except CorruptRecord:
+            parts, size, lsn, off, ended = [], 0, self.next, self.offset, False
+            while lsn <= limit and size < max_bytes and not ended:
+                buf = os.pread(fd, READ_WINDOW, off)
+                pos = 0
+                while lsn <= limit and len(buf) - pos >= HEADER_SIZE:
+                    try:
+                        h = decode_header(buf[pos:pos + HEADER_SIZE])
+                    except CorruptRecord:
+                        h = None
+                    if h is None or h.lsn != lsn:
+                        ended = True  # padding: the rest of this LSN range is in the next segment
+                        break
+                    record = HEADER_SIZE + h.length
+                    if len(buf) - pos < record:
+                        if pos == 0:  # bigger than a window: read it whole
+                            buf, pos, lsn = os.pread(fd, record, off), record, lsn + 1
+                        break
+                    pos, lsn = pos + record, lsn + 1
+                if pos == 0:
                     break
-                if h.lsn != lsn:
-                    break
-                size = HEADER_SIZE + h.length
-                if len(buf) - pos < size:
-                    if pos == 0:  # a record bigger than a batch travels alone
-                        buf = os.pread(fd, size, self.offset)
-                        pos, lsn = size, lsn + 1
-                    break
-                pos, lsn = pos + size, lsn + 1
-            if pos:
-                start = self.offset
-                self.offset += pos
-                self.next = lsn
-                return self.segment, start, buf[:pos] if pos < len(buf) else buf, lsn - 1
+                parts.append(buf if pos == len(buf) else buf[:pos])
+                size, off = size + pos, off + pos
+            if parts:
+                start, self.offset, self.next = self.offset, off, lsn
+                return self.segment, start, parts[0] if len(parts) == 1 else b"".join(parts), lsn - 1
             if self.segment + 1 not in self.wal.segments:
                 raise ReplicationError(f"lsn {self.next} is not in segment {self.segment} or after it")
             self.segment, self.offset = self.segment + 1, 0
@@ -139,6 +146,7 @@ class Replicator:
         self.degraded_reason = "no standby has caught up yet" if self.sync else ""
         self.waiters: deque = deque()   # (lsn, since, future) of writers waiting for the standby
         self.pending: deque = deque()   # (lsn, committed at) not yet acknowledged, for the lag in seconds
+        self.unshipped_since: float | None = None  # first commit with no standby connected
         self.port = 0
         label = str(shard.number)
         self._lag_records, self._lag_seconds = LAG_RECORDS.labels(label), LAG_SECONDS.labels(label)
@@ -166,9 +174,12 @@ class Replicator:
     # -- the writers' side (Store.replicate) -----------------------------------------------------------------
     async def replicated(self, lsn: int) -> None:
         """Called by Store after ``lsn`` committed locally; returns when the client may be answered."""
-        if len(self.pending) < 100_000:
-            self.pending.append((lsn, time.monotonic()))
-        self.wake.set()
+        if self.stream is not None:
+            if len(self.pending) < 100_000:
+                self.pending.append((lsn, time.monotonic()))
+            self.wake.set()
+        elif self.unshipped_since is None:
+            self.unshipped_since = time.monotonic()
         if not self.synced or lsn <= self.acked:
             return
         future = asyncio.get_running_loop().create_future()
@@ -185,7 +196,8 @@ class Replicator:
         return max(self.wal.last_lsn - self.acked, 0)
 
     def lag_seconds(self) -> float:
-        return round(time.monotonic() - self.pending[0][1], 3) if self.pending else 0.0
+        since = self.pending[0][1] if self.pending else self.unshipped_since
+        return 0.0 if since is None else round(time.monotonic() - since, 3)
 
     # -- acknowledgements and timeouts ---------------------------------------------------------------------
     def _on_ack(self, lsn: int) -> None:
@@ -222,14 +234,14 @@ class Replicator:
     async def _tick(self) -> None:
         n = 0
         while True:
-            await asyncio.sleep(TICK)
+            await asyncio.sleep(TICK if self.stream is not None or self.waiters else IDLE_TICK)
             if self.wal.written_lsn >= self.cursor_next():
                 self.wake.set()  # chunks of uploads still in flight ship before their PUT commits
             if self.waiters and time.monotonic() - self.waiters[0][1] > self.timeout:
                 self._degrade(f"standby did not acknowledge lsn {self.waiters[0][0]} within "
                               f"{int(self.timeout * 1000)} ms")
             n += 1
-            if n % 10 == 0:
+            if n % 10 == 0 or self.stream is None:
                 self._lag_records.set(self.lag_records())
                 self._lag_seconds.set(self.lag_seconds())
 
@@ -264,6 +276,9 @@ class Replicator:
             self._connected.set(1)
             self.ha.role_peer(hello.get("advertise") or "")
             self._on_ack(self.acked)  # a standby that already has everything is in sync at once
+            if self.unshipped_since is not None and not self.pending and self.acked < self.wal.last_lsn:
+                self.pending.append((self.acked + 1, self.unshipped_since))
+            self.unshipped_since = None
             log.info("shard %d: standby %s streams from lsn %d", self.shard.number, hello.get("advertise"),
                      hello["from"])
             acks = asyncio.ensure_future(self._read_acks(reader))

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
+import socket
+import subprocess
 import threading
 import time
 import urllib.request
@@ -24,6 +27,37 @@ def primary(data_dir, *extra: str, shards: int = SHARDS) -> CairnServer:
 def standby(data_dir, of: CairnServer, *extra: str, shards: int = SHARDS) -> CairnServer:
     return CairnServer(data_dir, shards=shards,
                        extra=["--role", "standby", "--primary", f"127.0.0.1:{of.port}", *extra]).start()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_etcd(data_dir) -> tuple[subprocess.Popen, str]:
+    """A real single-member etcd (Debian's etcd-server) on loopback ephemeral ports; (process, client URL)."""
+    from router.lease import Etcd
+    binary = shutil.which("etcd") or "/usr/bin/etcd"
+    client, peer = free_port(), free_port()
+    url, peer_url = f"http://127.0.0.1:{client}", f"http://127.0.0.1:{peer}"
+    proc = subprocess.Popen([binary, "--data-dir", str(data_dir), "--listen-client-urls", url,
+                             "--advertise-client-urls", url, "--listen-peer-urls", peer_url,
+                             "--initial-advertise-peer-urls", peer_url, "--initial-cluster", f"default={peer_url}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    api = Etcd([url])
+
+    def up():
+        try:
+            return api.get("/probe") == (None, 0)
+        except Exception:  # noqa: BLE001 -- not listening yet
+            return False
+    try:
+        wait_for(up, 20, "etcd")
+    except AssertionError:
+        proc.kill()
+        raise
+    return proc, url
 
 
 class Cluster:

@@ -131,13 +131,15 @@ def test_prepare_truncates_what_a_demotion_asked_for_once(tmp_path):
 
 
 def test_log_cursor_reads_records_as_on_disk_from_any_lsn(tmp_path):
-    records = [(RecordType.PUT, bytes([i]) * (100 + 700 * i)) for i in range(30)]
-    locs = _write_log(tmp_path / "wal", records)
-    wal, _ = _read_log(tmp_path / "wal")
-    for start in (1, 2, 13, 30):
+    records = [(RecordType.PUT, bytes([i]) * (100 + 700 * i)) for i in range(25)] + [
+        (RecordType.CHUNK, bytes([i]) * 70_000) for i in range(25, 30)]  # bigger than a read window
+    locs = _write_log(tmp_path / "wal", records, segment_size=256 << 10)
+    wal, _ = _read_log(tmp_path / "wal", segment_size=256 << 10)
+    assert len(wal.segments) > 1
+    for start, max_bytes in ((1, 16 << 10), (2, 16 << 10), (13, 1 << 20), (30, 1 << 20), (1, 1 << 20)):
         cursor = LogCursor(wal, start)
         seen = []
-        while (batch := cursor.read(30, max_bytes=16 << 10)) is not None:
+        while (batch := cursor.read(30, max_bytes=max_bytes)) is not None:
             segment, offset, data, last = batch
             pos = 0
             while pos < len(data):

@@ -99,11 +99,14 @@ def test_async_kill9_loses_at_most_the_reported_lag(cluster):
     assert lost <= lag + acked_after_reading, (lost, lag, acked_after_reading)
 
 
-def test_promoting_a_standby_needs_the_admin_token(cluster):
+def test_promotion_needs_the_admin_token_and_leaves_a_writable_primary_alone(cluster):
     p = cluster.primary()
     s = cluster.standby(p)
     req = urllib.request.Request(s.endpoint + "/_cairn/promote", data=b"{}", method="POST")
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(req)
     assert err.value.code == 403
+    assert ha_state(s)["role"] == "standby"
+    # promoting the node that already leads changes nothing (a new epoch would only confuse its standby)
+    assert admin(p, "/_cairn/promote", {})["epoch"] == 1
     assert ha_state(s)["role"] == "standby"
