@@ -163,6 +163,9 @@ class HAView:
                 lines.append(f"shard {s['number']}: sync replication degraded: {s['degraded_reason']}")
             elif s.get("diverged"):
                 lines.append(f"shard {s['number']}: standby log diverged: {s['diverged']}")
+            elif s["role"] == "standby" and not s.get("standby_connected"):
+                why = s.get("stream_error") or "connecting"
+                lines.append(f"shard {s['number']}: not streaming from the primary ({why})")
         return "".join(line + "\n" for line in lines).encode()
 
 

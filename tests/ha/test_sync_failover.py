@@ -35,6 +35,7 @@ def test_sync_kill9_primary_then_promote_loses_no_acknowledged_write(cluster, se
         time.sleep(random.Random(seed).uniform(0.3, 1.5))
         p.kill9()
     assert len(w.acked) > 5
+    wait_for(lambda: "not streaming from the primary" in _health(s), 10, "the standby to report the lost stream")
     answer = admin(s, "/_cairn/promote", {})
     assert answer["role"] == "primary" and answer["epoch"] == 2
     c = s.client()
