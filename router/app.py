@@ -68,8 +68,8 @@ def build_app(settings, name: str = "cairn") -> Sanic:
     app = Sanic(name)
     app.config.REQUEST_MAX_SIZE = (5 << 30) + (64 << 20)  # a 5 GiB PUT plus its aws-chunked framing
     app.config.RESPONSE_TIMEOUT = 3600
-    app.config.REQUEST_TIMEOUT = 60
-    app.config.KEEP_ALIVE_TIMEOUT = 75
+    app.config.REQUEST_TIMEOUT = settings.request_timeout  # slowloris: a head that trickles in is cut off
+    app.config.KEEP_ALIVE_TIMEOUT = settings.keep_alive_timeout
     app.config.NOISY_EXCEPTIONS = False
     credentials = {settings.access_key: settings.secret_key}
     domains = list(settings.domains)
@@ -136,7 +136,7 @@ def build_app(settings, name: str = "cairn") -> Sanic:
             call = Call(request, state["router"], bucket, key, query, headers, verified.access_key, op=op,
                         request_id=request_id)
             if method in ("PUT", "POST"):
-                call.body = auth.Body(request.stream, verified, headers)
+                call.body = auth.Body(request.stream, verified, headers, idle_timeout=settings.request_timeout)
             response = await handler(call)
         except S3Error as err:
             response = error_response(err, raw_path, request_id, method)
