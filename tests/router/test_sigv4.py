@@ -1,40 +1,19 @@
-"""SigV4 (S3 flavour) as a specification: AWS's published examples, then round trips through botocore's signer."""
+"""SigV4 (S3 flavour) as a specification: AWS's published examples, the building blocks, and header auth
+round trips through botocore's signer (presigned URLs: test_sigv4_presigned.py)."""
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import re
 import time
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-import boto3
 import pytest
-from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth
-from botocore.awsrequest import AWSRequest, AWSResponse
-from botocore.config import Config
-from botocore.credentials import Credentials
 
 from router import sigv4
 from router.sigv4 import Credential, Verified
-from shards.errors import S3Error
-
-# The credentials, date and region every example in the S3 API reference uses.
-AK = "AKIAIOSFODNN7EXAMPLE"
-SK = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
-AMZ_DATE = "20130524T000000Z"
-SCOPE = "20130524/us-east-1/s3/aws4_request"
-EXAMPLE_TIME = calendar.timegm((2013, 5, 24, 0, 0, 0))
-EMPTY = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-HOST = "examplebucket.s3.amazonaws.com"
-
-
-def secrets(table: dict[str, str]):
-    return table.get
-
-
-def aws_error(code: str):
-    return pytest.raises(S3Error, match=f"^{code}:")
+from tests.router.sigv4_support import (AK, AMZ_DATE, BOTO_AK, BOTO_SK, EMPTY, EXAMPLE_TIME, HOST, KEYS,
+                                        SCOPE, SK, aws_error, secrets, signed_by_botocore)
 
 
 # --- AWS's published examples (S3 API reference: "Signature Calculations for the Authorization Header") -------
@@ -283,42 +262,6 @@ def test_unsupported_authorization_type_echoes_the_header_like_s3():
     assert err.value.extra == {"ArgumentName": "Authorization", "ArgumentValue": "Basic U1Q6"}
 
 
-# --- round trips through botocore's own signer --------------------------------------------------------------------
-
-BOTO_AK, BOTO_SK = "AKIDCAIRNTEST", "cairn/secret+key=="
-ENDPOINT = "http://127.0.0.1:9000"
-
-
-def signed_by_botocore(method: str, path: str, query: str = "", headers: dict | None = None, body: bytes = b"",
-                       secret: str = BOTO_SK, date_header: bool = False):
-    """Sign like botocore's S3 client does; return what the server would see plus the signing time."""
-    url = ENDPOINT + path + (f"?{query}" if query else "")
-    request = AWSRequest(method=method, url=url, headers=dict(headers or {}), data=body)
-    if date_header:
-        request.headers["Date"] = "placeholder: botocore rewrites it"
-    S3SigV4Auth(Credentials(BOTO_AK, secret), "s3", "us-east-1").add_auth(request)
-    split = urlsplit(request.url)
-    received = {k.lower(): (v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()}
-    received["host"] = split.netloc  # http.client adds Host; botocore signs it from the URL
-    when = calendar.timegm(time.strptime(request.context["timestamp"], "%Y%m%dT%H%M%SZ"))
-    return split.path, split.query, received, when
-
-
-def presigned_by_botocore(method: str, path: str, query: str = "", expires: int = 3600, headers: dict | None = None):
-    url = ENDPOINT + path + (f"?{query}" if query else "")
-    request = AWSRequest(method=method, url=url, headers=dict(headers or {}))
-    S3SigV4QueryAuth(Credentials(BOTO_AK, BOTO_SK), "s3", "us-east-1", expires=expires).add_auth(request)
-    split = urlsplit(request.url)
-    received = {k.lower(): (v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()}
-    received["host"] = split.netloc
-    when = calendar.timegm(time.strptime(request.context["timestamp"], "%Y%m%dT%H%M%SZ"))
-    return split.path, split.query, received, when
-
-
-KEYS = ["plain.txt", "with space.txt", "ünïcødé/日本語.bin", "a+b.txt", "100%.txt", "~tilde~", "k=v&x=y",
-        "dir//double/./dot/../x", "!$'()*,;:@", "emoji-😀"]
-
-
 @pytest.mark.parametrize("key", KEYS)
 def test_header_auth_accepts_botocore_signed_put_for_awkward_keys(key):
     body = b"hello"
@@ -486,139 +429,3 @@ def test_header_auth_requires_host_to_be_signed():
     with aws_error("AccessDenied") as err:
         sigv4.verify_header_auth("GET", "/", "", headers, secrets({AK: SK}), EXAMPLE_TIME)
     assert err.value.extra == {"HeadersNotSigned": "host"}
-
-
-# --- presigned URLs through botocore -----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("key", KEYS)
-def test_presigned_get_from_botocore_verifies_for_awkward_keys(key):
-    raw_path, query, headers, when = presigned_by_botocore("GET", "/bucket/" + quote(key, safe="/~"),
-                                                           "response-content-type=text%2Fplain")
-    verified = sigv4.verify_presigned("GET", raw_path, query, headers, secrets({BOTO_AK: BOTO_SK}), when + 10)
-    assert verified.payload_hash == "UNSIGNED-PAYLOAD"
-    assert verified.seed_signature in query
-
-
-def test_presigned_url_is_rejected_after_x_amz_expires_seconds():
-    raw_path, query, headers, when = presigned_by_botocore("GET", "/bucket/k", expires=60)
-    sigv4.verify_presigned("GET", raw_path, query, headers, secrets({BOTO_AK: BOTO_SK}), when + 60)
-    with aws_error("AccessDenied") as err:
-        sigv4.verify_presigned("GET", raw_path, query, headers, secrets({BOTO_AK: BOTO_SK}), when + 61)
-    assert err.value.message == "Request has expired"
-
-
-def test_presigned_url_dated_more_than_fifteen_minutes_ahead_is_not_yet_valid():
-    raw_path, query, headers, when = presigned_by_botocore("GET", "/bucket/k")
-    sigv4.verify_presigned("GET", raw_path, query, headers, secrets({BOTO_AK: BOTO_SK}), when - 899)
-    with aws_error("AccessDenied") as err:
-        sigv4.verify_presigned("GET", raw_path, query, headers, secrets({BOTO_AK: BOTO_SK}), when - 901)
-    assert err.value.message == "Request is not yet valid"
-
-
-@pytest.mark.parametrize("expires,ok", [(0, True), (1, True), (604800, True), (604801, False), (-1, False)])
-def test_presigned_expiry_is_limited_to_one_week(expires, ok):
-    raw_path, query, headers, when = presigned_by_botocore("GET", "/bucket/k", expires=expires)
-    check = lambda: sigv4.verify_presigned("GET", raw_path, query, headers, secrets({BOTO_AK: BOTO_SK}), when)
-    if ok:
-        check()
-    else:
-        with aws_error("AuthorizationQueryParametersError"):
-            check()
-
-
-@pytest.mark.parametrize("tamper,code", [
-    pytest.param(lambda q: q.replace("X-Amz-Expires=3600", "X-Amz-Expires=7200"), "SignatureDoesNotMatch",
-                 id="extended-expiry"),
-    pytest.param(lambda q: q + "&versionId=1", "SignatureDoesNotMatch", id="added-param"),
-    pytest.param(lambda q: q.replace("X-Amz-Algorithm=AWS4-HMAC-SHA256", "X-Amz-Algorithm=AWS4-HMAC-SHA1"),
-                 "AuthorizationQueryParametersError", id="algorithm"),
-    pytest.param(lambda q: "&".join(p for p in q.split("&") if not p.startswith("X-Amz-SignedHeaders")),
-                 "AuthorizationQueryParametersError", id="missing-signed-headers"),
-    pytest.param(lambda q: q.replace("X-Amz-Date=", "X-Amz-Date=x"), "AuthorizationQueryParametersError",
-                 id="bad-date"),
-    pytest.param(lambda q: q.replace("X-Amz-Expires=3600", "X-Amz-Expires=soon"),
-                 "AuthorizationQueryParametersError", id="bad-expires"),
-    pytest.param(lambda q: q.replace("%2Fs3%2F", "%2Fec2%2F"), "AuthorizationQueryParametersError",
-                 id="other-service"),
-    pytest.param(lambda q: q + "&X-Amz-Expires=9", "AuthorizationQueryParametersError", id="duplicate-param"),
-])
-def test_presigned_url_rejects_tampered_or_malformed_auth_parameters(tamper, code):
-    raw_path, query, headers, when = presigned_by_botocore("GET", "/bucket/k")
-    with aws_error(code):
-        sigv4.verify_presigned("GET", raw_path, tamper(query), headers, secrets({BOTO_AK: BOTO_SK}), when)
-
-
-def test_presigned_url_rejects_wrong_secret_and_unknown_key():
-    raw_path, query, headers, when = presigned_by_botocore("GET", "/bucket/k")
-    with aws_error("SignatureDoesNotMatch"):
-        sigv4.verify_presigned("GET", raw_path, query, headers, secrets({BOTO_AK: "other"}), when)
-    with aws_error("InvalidAccessKeyId"):
-        sigv4.verify_presigned("GET", raw_path, query, headers, secrets({}), when)
-
-
-def test_presigned_put_rejects_x_amz_headers_the_url_did_not_sign():
-    raw_path, query, headers, when = presigned_by_botocore("PUT", "/bucket/k")
-    sigv4.verify_presigned("PUT", raw_path, query, headers, secrets({BOTO_AK: BOTO_SK}), when)
-    with aws_error("AccessDenied") as err:
-        sigv4.verify_presigned("PUT", raw_path, query, {**headers, "x-amz-acl": "public-read"},
-                               secrets({BOTO_AK: BOTO_SK}), when)
-    assert err.value.extra == {"HeadersNotSigned": "x-amz-acl"}
-
-
-def test_presigned_put_with_signed_headers_verifies_and_binds_their_values():
-    raw_path, query, headers, when = presigned_by_botocore("PUT", "/bucket/k",
-                                                           headers={"x-amz-acl": "private", "Content-Type": "a/b"})
-    assert "content-type%3Bhost%3Bx-amz-acl" in query
-    sigv4.verify_presigned("PUT", raw_path, query, headers, secrets({BOTO_AK: BOTO_SK}), when)
-    with aws_error("SignatureDoesNotMatch"):
-        sigv4.verify_presigned("PUT", raw_path, query, {**headers, "x-amz-acl": "public-read"},
-                               secrets({BOTO_AK: BOTO_SK}), when)
-
-
-# --- the whole botocore client pipeline (serializer + checksums + signer), captured before it hits the wire -------
-
-
-def captured_requests(endpoint: str, calls):
-    sent = []
-
-    def capture(request, **_):
-        body = request.body.read() if hasattr(request.body, "read") else request.body
-        sent.append((request.method, request.url, request.headers, body or b""))
-        return AWSResponse(request.url, 200, {"ETag": '"0"'}, type("Raw", (), {"stream": lambda *a, **k: iter(())})())
-
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=BOTO_AK,
-                          aws_secret_access_key=BOTO_SK, config=Config(s3={"addressing_style": "path"}))
-    client.meta.events.register("before-send", capture)
-    for call in calls:
-        try:
-            call(client)
-        except Exception:  # the fake empty response may not parse; the request was captured already
-            pass
-    out = []
-    for method, url, headers, body in sent:
-        split = urlsplit(url)
-        lower = {k.lower(): (v.decode() if isinstance(v, bytes) else v) for k, v in headers.items()}
-        lower["host"] = split.netloc
-        out.append((method, split.path, split.query, lower, body))
-    return out
-
-
-@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:9000", "https://127.0.0.1:9443"])
-def test_requests_from_a_real_boto3_client_verify(endpoint):
-    key = "dir/ünï cødé+%~=.txt"
-    calls = [
-        lambda c: c.put_object(Bucket="bucket", Key=key, Body=b"payload", Metadata={"m": "v"}),
-        lambda c: c.get_object(Bucket="bucket", Key=key, Range="bytes=0-3"),
-        lambda c: c.list_objects_v2(Bucket="bucket", Prefix="dir/ü +", Delimiter="/", MaxKeys=7),
-        lambda c: c.create_multipart_upload(Bucket="bucket", Key=key),
-        lambda c: c.delete_objects(Bucket="bucket", Delete={"Objects": [{"Key": key}]}),
-        lambda c: c.copy_object(Bucket="bucket", Key="b", CopySource={"Bucket": "bucket", "Key": key}),
-    ]
-    requests = captured_requests(endpoint, calls)
-    assert len(requests) == len(calls)
-    for method, path, query, headers, body in requests:
-        when = calendar.timegm(time.strptime(headers["x-amz-date"], "%Y%m%dT%H%M%SZ"))
-        verified = sigv4.verify_header_auth(method, path, query, headers, secrets({BOTO_AK: BOTO_SK}), when)
-        if len(verified.payload_hash) == 64:
-            assert verified.payload_hash == hashlib.sha256(body).hexdigest()
