@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 MIN_PART = 5 << 20
@@ -38,3 +39,11 @@ def finish(s3, bucket: str, key: str, uid: str, parts: list[dict], **kwargs) -> 
 def put_multipart(s3, bucket: str, key: str, parts: list[bytes], **create) -> dict:
     uid, done = start(s3, bucket, key, parts, **create)
     return finish(s3, bucket, key, uid, done)
+
+
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+def multipart_etag(*parts: bytes) -> str:
+    return f'"{hashlib.md5(b"".join(hashlib.md5(p).digest() for p in parts)).hexdigest()}-{len(parts)}"'
