@@ -225,6 +225,10 @@ def test_every_acknowledged_record_survives_kill_9(tmp_path):
         while not lines and time.monotonic() < deadline and child.poll() is None:
             time.sleep(0.005)
         assert lines and lines[0].startswith("ready"), f"child did not start: {lines}"
+        # the kill must land mid-stream: wait for a first acknowledgement (slow on a loaded machine), then a
+        # random while longer
+        while len(lines) < 2 and time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.005)
         time.sleep(rng.uniform(0.05, 0.4))
         child.kill()
         child.wait()
