@@ -61,12 +61,16 @@ def _enc(value: str, url: bool) -> str:
     return escape(value).replace("\r", "&#13;")
 
 
+def common_prefix(name: str, url: bool) -> str:
+    return f"<CommonPrefixes><Prefix>{_enc(name, url)}</Prefix></CommonPrefixes>"
+
+
 def _entries(items: list, url: bool, owner: str | None) -> tuple[list[str], list[str]]:
     owner_xml = _owner(owner) if owner else ""
     contents, prefixes = [], []
     for name, e in items:
         if e is None:
-            prefixes.append(f"<CommonPrefixes><Prefix>{_enc(name, url)}</Prefix></CommonPrefixes>")
+            prefixes.append(common_prefix(name, url))
         else:
             contents.append(f"<Contents><Key>{_enc(name, url)}</Key><LastModified>{iso8601(e['mtime'])}"
                             f"</LastModified><ETag>&quot;{e['etag']}&quot;</ETag><Size>{e['size']}</Size>"

@@ -7,7 +7,7 @@ from xml.sax.saxutils import escape
 
 from shards.errors import S3Error
 
-from .xml import DECL, NS, _enc, child_text, iso8601, parse
+from .xml import DECL, NS, _enc, common_prefix, child_text, iso8601, parse
 
 MAX_PARTS = 10000
 CHECKSUM_ALGORITHMS = ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256")
@@ -78,7 +78,7 @@ def list_uploads(*, bucket: str, prefix: str, delimiter: str, key_marker: str, u
     prefixes = []
     for name, info in items:
         if info is None:
-            prefixes.append(f"<CommonPrefixes><Prefix>{_enc(name, url)}</Prefix></CommonPrefixes>")
+            prefixes.append(common_prefix(name, url))
         else:
             parts.append(f"<Upload><Key>{_enc(name, url)}</Key><UploadId>{escape(info['id'])}</UploadId>"
                          f"{_person('Initiator', info['owner'])}{_person('Owner', info['owner'])}"

@@ -8,7 +8,7 @@ from xml.sax.saxutils import escape
 from shards import checksums
 from shards.errors import S3Error
 
-from .xml import DECL, NS, _enc, _owner, child_text, iso8601, parse
+from .xml import DECL, NS, _enc, common_prefix, _owner, child_text, iso8601, parse
 
 MAX_DELETE_KEYS = 1000
 
@@ -47,7 +47,7 @@ def list_versions(*, bucket: str, prefix: str, delimiter: str, max_keys: int, ke
     prefixes = []
     for name, v in items:
         if v is None:
-            prefixes.append(f"<CommonPrefixes><Prefix>{_enc(name, url)}</Prefix></CommonPrefixes>")
+            prefixes.append(common_prefix(name, url))
         else:
             parts.append(_version(name, v, url, owner))
     return "".join((*parts, *prefixes, "</ListVersionsResult>")).encode()

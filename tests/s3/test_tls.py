@@ -8,7 +8,6 @@ import hmac
 import http.client
 import ipaddress
 import ssl
-import time
 import urllib.request
 from urllib.parse import urlsplit
 
@@ -57,19 +56,6 @@ class TlsServer(CairnServer):
     @property
     def endpoint(self) -> str:
         return f"https://127.0.0.1:{self.port}"
-
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(self.endpoint + "/_cairn/ready", timeout=1, context=self.context) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            assert self.proc.poll() is None, "cairn serve exited during start-up"
-            time.sleep(0.05)
-        raise TimeoutError("cairn did not become ready over TLS")
 
     def client(self, verify=None, **config):
         cfg = Config(retries={"max_attempts": 1, "mode": "standard"}, **config)

@@ -26,6 +26,7 @@ class CairnServer:
         self.extra = extra or []
         self.access_key, self.secret_key = access_key, secret_key
         self.proc: subprocess.Popen | None = None
+        self.context = None  # an ssl.SSLContext when the server speaks TLS
         self.port = 0
         self.banner = ""
 
@@ -54,7 +55,7 @@ class CairnServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                with urllib.request.urlopen(self.endpoint + "/_cairn/ready", timeout=1) as r:
+                with urllib.request.urlopen(self.endpoint + "/_cairn/ready", timeout=1, context=self.context) as r:
                     if r.status == 200:
                         return
             except OSError:
