@@ -33,14 +33,25 @@ def lower_headers(raw_headers) -> dict[str, str]:
     return out
 
 
+# The region this router serves (--region), set once at start by serve_region(); a credential scoped to another
+# region (or service) is refused as S3 refuses it, naming the expected region so SDKs can re-sign.
+_region: str | None = None
+
+
+def serve_region(region: str) -> None:
+    global _region
+    _region = region
+
+
 def authenticate(method: str, raw_path: str, query_string: str, query: dict, headers: dict,
-                 credentials: dict[str, str]) -> sigv4.Verified:
+                 credentials: dict[str, str], *, region: str | None = None) -> sigv4.Verified:
+    region = region or _region
     lookup = credentials.get
     now = time.time()
     if "authorization" in headers:
-        return sigv4.verify_header_auth(method, raw_path, query_string, headers, lookup, now)
+        return sigv4.verify_header_auth(method, raw_path, query_string, headers, lookup, now, region=region)
     if "X-Amz-Signature" in query or "X-Amz-Algorithm" in query:
-        return sigv4.verify_presigned(method, raw_path, query_string, headers, lookup, now)
+        return sigv4.verify_presigned(method, raw_path, query_string, headers, lookup, now, region=region)
     if "Signature" in query or "AWSAccessKeyId" in query:
         raise S3Error("AccessDenied", "Signature Version 2 is not supported; sign requests with SigV4.")
     raise S3Error("AccessDenied", "Anonymous access is not allowed.")

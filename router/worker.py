@@ -24,7 +24,10 @@ def main() -> None:
     except ImportError:  # the title is a convenience for `ps`, never a reason not to serve
         pass
     logging.basicConfig(level=settings.log_level, format=f"%(asctime)s router-{index} %(levelname)s %(message)s")
+    from . import auth
     from .app import NoDelayProtocol, build_app
+
+    auth.serve_region(settings.region)
 
     for name in ("sanic.root", "sanic.error", "sanic.server", "sanic.access"):
         logging.getLogger(name).setLevel(settings.log_level)
