@@ -24,7 +24,7 @@ from .io import IOBackend, ThreadPoolIO
 from .records import HEADER_SIZE, CorruptRecord, checksum, decode_header, encode_header
 from .recovery import RecoveryReport, recover_directory, zero_fill
 from .segments import Location, Recovered, segment_name
-from .spare import Spares, make_segment_file
+from .spare import Spares, default_fill, make_segment_file
 from .sync import Flusher, Observer, SyncFailed, SyncPolicy
 
 # Below this a verified read is one pread plus a copy; above it, two preads
@@ -45,7 +45,7 @@ class Log:
 
     def __init__(self, directory: str | os.PathLike, *, segment_size: int = 64 << 20,
                  sync: SyncPolicy, observer: Observer | None = None,
-                 io: IOBackend | None = None, preallocate: bool = True) -> None:
+                 io: IOBackend | None = None, preallocate: bool = True, fill: str | None = None) -> None:
         if segment_size <= HEADER_SIZE:
             raise ValueError(f"segment_size must exceed {HEADER_SIZE}")
         self.directory = os.fspath(directory)
@@ -54,7 +54,7 @@ class Log:
         self.report = RecoveryReport()
         self._observer = observer
         self._io = io or ThreadPoolIO()
-        self._spares = Spares(self._io, self.directory, segment_size) if preallocate else None
+        self._spares = Spares(self._io, self.directory, segment_size, fill or default_fill(sync)) if preallocate else None
         self._state = "new"  # -> "open" once recover() is exhausted -> "closed"
         self._dir_fd: int | None = None
         self._fds: dict[int, int] = {}
@@ -227,7 +227,7 @@ class Log:
         if self._spares is None:
             fd = self._io.open_segment(path, create=True)
         elif size > self.segment_size:
-            fd = make_segment_file(self._io, path, size)
+            fd = make_segment_file(self._io, path, size, self._spares.fill)
         else:
             fd = self._spares.take(path)
             self._spares.prepare_soon()

@@ -1,12 +1,21 @@
-"""Pre-zeroed segment files, so appends never allocate disk blocks.
+"""Preallocated segment files, so appends never allocate disk blocks.
 
-Every segment is created at its full size, filled with real zeros and fsynced
-before the first record goes in. Appends then only overwrite allocated blocks:
+Every segment is created at its full size and fsynced before the first record
+goes in, in one of two ways (`fill`):
 
-* fdatasync has no metadata (size, extents) to flush: measured on this
+* `zeros`: filled with real zeros. Appends then only overwrite written blocks,
+  so fdatasync has no metadata (size, extents) to flush: measured on this
   machine kind, 4 KiB write + fdatasync 0.10-0.17 ms vs 0.20-0.42 ms when each
-  write extends the file (bench in docs/DURABILITY.md); DESIGN §8 saw 1.5x
-  records/s with group commit.
+  write extends the file (docs/DURABILITY.md); group commit of 4 KiB records
+  1.2-1.4x the records/s of `fallocate`. The price: every segment is written
+  twice, which halves the disk bandwidth left for big records.
+* `fallocate`: blocks reserved as unwritten extents (they read as zeros,
+  nothing is written). An fdatasync then also commits the extents' conversion
+  (a journal write), but the data is written once: 1 MiB appends run at the
+  disk's sequential speed (bench/wal_append.py, docs/ENGINE.md).
+
+`default_fill` picks zeros under `always` and fallocate otherwise. Either way:
+
 * A write into the page cache can't fail with ENOSPC, so a write the io_uring
   backend completes later never does either: a full disk shows up here,
   synchronously, when a segment is created, and append() raises it cleanly.
@@ -25,18 +34,26 @@ from contextlib import suppress
 
 from .io import IOBackend
 from .recovery import zero_fill
+from .sync import SyncPolicy
 
 SPARE = "spare"
 SPARE_TMP = "spare.tmp"
+FILLS = ("zeros", "fallocate")
 
 
-def make_segment_file(io: IOBackend, path: str, size: int) -> int:
-    """Create `path` holding `size` zero bytes, fsynced, and return an open fd.
-    On failure (ENOSPC) nothing is left behind."""
+def make_segment_file(io: IOBackend, path: str, size: int, fill: str = "zeros") -> int:
+    """Create `path` holding `size` zero bytes, fsynced, and return an open fd:
+    written zeros, or with `fallocate` blocks reserved as unwritten extents
+    (they read as zeros; nothing is written). On failure (ENOSPC) nothing is
+    left behind."""
     fd = io.open_segment(path, create=True)
     try:
-        zero_fill(io, fd, 0, size)
-        io.sync_blocking([fd])
+        if fill == "fallocate":
+            os.posix_fallocate(fd, 0, size)
+            os.fsync(fd)  # the size and the extents are metadata: fdatasync may skip them
+        else:
+            zero_fill(io, fd, 0, size)
+            io.sync_blocking([fd])
     except BaseException:
         io.close(fd)
         with suppress(OSError):
@@ -48,8 +65,10 @@ def make_segment_file(io: IOBackend, path: str, size: int) -> int:
 class Spares:
     """Keeps one pre-zeroed segment of `size` bytes ready in `directory`."""
 
-    def __init__(self, io: IOBackend, directory: str, size: int) -> None:
-        self._io, self._size = io, size
+    def __init__(self, io: IOBackend, directory: str, size: int, fill: str = "zeros") -> None:
+        if fill not in FILLS:
+            raise ValueError(f"segment fill must be one of {FILLS}, got {fill!r}")
+        self._io, self._size, self.fill = io, size, fill
         self._spare = os.path.join(directory, SPARE)
         self._tmp = os.path.join(directory, SPARE_TMP)
         self._executor: ThreadPoolExecutor | None = None
@@ -70,7 +89,7 @@ class Spares:
         try:
             os.rename(self._spare, path)
         except FileNotFoundError:
-            return make_segment_file(self._io, path, self._size)
+            return make_segment_file(self._io, path, self._size, self.fill)
         return self._io.open_segment(path)
 
     def prepare_soon(self) -> None:
@@ -85,7 +104,7 @@ class Spares:
     def _prepare(self) -> None:
         with suppress(FileNotFoundError):
             os.unlink(self._tmp)
-        self._io.close(make_segment_file(self._io, self._tmp, self._size))
+        self._io.close(make_segment_file(self._io, self._tmp, self._size, self.fill))
         os.rename(self._tmp, self._spare)
 
     def _wait(self) -> None:
@@ -102,3 +121,12 @@ class Spares:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
+
+
+def default_fill(policy: SyncPolicy) -> str:
+    """Written zeros where fsyncs are small and frequent (`always`: an fdatasync
+    into unwritten extents also commits their conversion, which cost group
+    commit of 4 KiB records 20-30% here); reserved extents elsewhere, where
+    fsyncs are rare and writing every segment twice would halve the disk
+    bandwidth left for data (bench/wal_append.py, docs/ENGINE.md)."""
+    return "zeros" if policy.mode == "always" else "fallocate"

@@ -9,15 +9,17 @@ from tests.support.tmpfs import fill, small_filesystem
 from tests.wal.wal_helpers import close, open_log
 
 from wal import RecordType, SyncPolicy
+from wal.spare import FILLS
 
 T = RecordType
 pytestmark = pytest.mark.usefixtures("backend")
 SEGMENT = 1 << 20
 
 
-def test_a_full_disk_fails_appends_cleanly_keeps_reads_and_recovers_when_space_returns(tmp_path):
+@pytest.mark.parametrize("how", FILLS)  # segments of written zeros or of reserved extents (wal/spare.py)
+def test_a_full_disk_fails_appends_cleanly_keeps_reads_and_recovers_when_space_returns(tmp_path, how):
     with small_filesystem(tmp_path / "fs", "4m") as fs:
-        log, _ = open_log(fs / "wal", sync=SyncPolicy("always"), segment_size=SEGMENT)
+        log, _ = open_log(fs / "wal", sync=SyncPolicy("always"), segment_size=SEGMENT, fill=how)
         payload = os.urandom(60_000)
 
         async def main():
@@ -41,7 +43,7 @@ def test_a_full_disk_fails_appends_cleanly_keeps_reads_and_recovers_when_space_r
             return acked, lsn
 
         acked, last = asyncio.run(main())
-        log, recovered = open_log(fs / "wal", full=True, segment_size=SEGMENT)
+        log, recovered = open_log(fs / "wal", full=True, segment_size=SEGMENT, fill=how)
         assert log.report.corrupt_ranges == [] and log.report.truncated_bytes == 0
         by_lsn = {r.lsn: r.payload for r in recovered}
         assert all(by_lsn[lsn] == payload for lsn, _ in acked)
