@@ -27,6 +27,7 @@ class Settings:
     threshold_bytes: int = 0
     recovery: str = "light"
     io_backend: str = "auto"  # auto (io_uring, else thread pool), io_uring, threadpool
+    group_commit: str = "on"  # sync always: concurrent commits share one fsync (on) or each waits for its own (off)
     segment_size: int = 64 << 20  # bytes per WAL segment file (pre-zeroed at this size)
     access_key: str = DEFAULT_ACCESS_KEY
     secret_key: str = DEFAULT_SECRET_KEY
@@ -124,6 +125,8 @@ def validate(s: Settings) -> None:
         raise SystemExit("--recovery must be light or full")
     if s.io_backend not in ("auto", "io_uring", "threadpool"):
         raise SystemExit("--io-backend must be auto, io_uring or threadpool")
+    if s.group_commit not in ("on", "off"):
+        raise SystemExit("--group-commit must be on or off")
     if s.segment_size < 64 << 10:
         raise SystemExit("--segment-size must be at least 65536 bytes")
     if (s.access_key, s.secret_key) == (DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY) and not is_loopback(s.host):

@@ -104,6 +104,7 @@ def serve(settings: Settings) -> int:
                  "interval_ms": settings.interval_ms, "threshold_bytes": settings.threshold_bytes,
                  "recovery": settings.recovery, "log_level": settings.log_level,
                  "io_backend": settings.io_backend, "segment_size": settings.segment_size,
+                 "group_commit": settings.group_commit,
                  **{k: getattr(settings, k) for k in HA_SHARD_SETTINGS}}
         children.append(Child(f"shard {i}", [sys.executable, "-m", "shards.server", orjson.dumps(shard).decode()]))
     for i in range(settings.routers):

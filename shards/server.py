@@ -53,6 +53,7 @@ async def serve(settings: dict) -> None:
     home = os.path.join(settings["data_dir"], f"shard-{number}")
     os.makedirs(home, exist_ok=True)
     overrides = {k: settings[k] for k in ("interval_ms", "threshold_bytes") if settings.get(k)}
+    overrides["group_commit"] = settings.get("group_commit", "on") != "off"
     policy = policy_for(settings["preset"], **overrides)
     if settings.get("sync"):
         policy = policy_for(settings["preset"], mode=settings["sync"], **overrides)

@@ -253,13 +253,14 @@ class Log:
     def seals_pending(self) -> bool:
         return bool(self._unsynced_seals) or self._dir_dirty
 
-    def _capture(self, include_active: bool) -> tuple[list[int], int | None, int] | None:
+    def _capture(self, include_active: bool, force: bool = False) -> tuple[list[int], int | None, int] | None:
         """Take the work for one sync: the fds to fdatasync, the directory fd
-        if a segment was created, and the LSN that will be durable after."""
+        if a segment was created, and the LSN that will be durable after.
+        With `force` the active segment is synced even if nothing is new."""
         seals, self._unsynced_seals = self._unsynced_seals, []
         fds = [fd for fd, _ in seals]
         target = seals[-1][1] if seals else self._durable_lsn
-        if include_active and self._last_lsn > self._durable_lsn:
+        if include_active and (force or self._last_lsn > self._durable_lsn):
             fds.append(self._active_fd)
             target = self._last_lsn
         dir_fd = self._dir_fd if self._dir_dirty else None
@@ -277,11 +278,12 @@ class Log:
             except Exception:  # a metrics bug must not poison the log
                 logger.exception("wal observer failed")
 
-    async def sync(self, include_active: bool = True) -> None:
+    async def sync(self, include_active: bool = True, *, force: bool = False) -> None:
         """fsync what needs it now: sealed segments, the directory, and with
-        `include_active` the segment being appended to."""
+        `include_active` the segment being appended to (with `force` even when
+        an earlier fsync covered it: group commit off, see sync.py)."""
         async with self._sync_lock:
-            work = self._capture(include_active)
+            work = self._capture(include_active, force)
             if work is None:
                 return
             fds, dir_fd, target = work

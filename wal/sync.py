@@ -6,7 +6,10 @@ loses nothing: its writes are already in the page cache):
 
 * always    -- nothing acknowledged is lost: commit(lsn) returns only after an
                fdatasync that began after lsn was written has completed.
-               Concurrent committers share one fsync (group commit).
+               Concurrent committers share one fsync (group commit), unless
+               `group_commit` is off: then every commit waits for an fsync of
+               its own, one at a time (the reference group commit is measured
+               against: bench/put_group_commit.py; same loss window).
 * periodic  -- up to interval_ms + one fsync's duration of acknowledged writes.
 * threshold -- up to threshold_bytes (plus whatever arrives during one fsync)
                of acknowledged writes, with no bound in time while the log is
@@ -30,6 +33,7 @@ class SyncPolicy:
     mode: Mode
     interval_ms: int = 100
     threshold_bytes: int = 1 << 20
+    group_commit: bool = True  # only `always` syncs per commit; off: one fsync per commit
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -72,7 +76,7 @@ class Syncable(Protocol):
     @property
     def durable_lsn(self) -> int: ...
     def seals_pending(self) -> bool: ...
-    async def sync(self, include_active: bool) -> None: ...
+    async def sync(self, include_active: bool, *, force: bool = False) -> None: ...
 
 
 class Flusher:
@@ -113,7 +117,9 @@ class Flusher:
     async def wait_durable(self, lsn: int) -> None:
         if self.error is not None:
             raise SyncFailed("an earlier fsync failed") from self.error
-        if self.policy.mode != "always" or lsn <= self._target.durable_lsn:
+        if self.policy.mode != "always":
+            return
+        if self.policy.group_commit and lsn <= self._target.durable_lsn:
             return
         future = self.loop.create_future()
         self._waiters.append((lsn, future))
@@ -154,7 +160,10 @@ class Flusher:
             # Waiters that arrive during an fsync wait for the next one: their
             # writes may not be covered by the one in flight.
             while self._waiters:
-                await self._sync(include_active=True)
+                if self.policy.group_commit:
+                    await self._sync(include_active=True)
+                else:
+                    await self._sync_first()
         elif mode == "threshold":
             if self._pending_bytes >= self.policy.threshold_bytes:
                 await self._sync(include_active=True)
@@ -172,6 +181,21 @@ class Flusher:
             self._pending_bytes = 0
         await self._target.sync(include_active)
         self._release(self._target.durable_lsn)
+
+    async def _sync_first(self) -> None:
+        """Group commit off: one fsync for the longest-waiting committer
+        alone, even when an earlier fsync already covered its record."""
+        lsn, future = self._waiters.pop(0)
+        if future.done():  # cancelled: nobody to sync for
+            return
+        self._pending_bytes = 0
+        try:
+            await self._target.sync(True, force=True)
+        except BaseException:
+            self._waiters.insert(0, (lsn, future))  # _fail() reports the error to it
+            raise
+        if not future.done():
+            future.set_result(None)
 
     def _release(self, durable: int) -> None:
         waiting, self._waiters = self._waiters, []

@@ -1,6 +1,7 @@
 """The engine benchmarks run end to end in their --quick mode and print their ratio lines. Nothing here is timed:
 the figures themselves are recorded in docs/ENGINE.md."""
 import os
+import re
 import subprocess
 import sys
 
@@ -21,3 +22,13 @@ def test_wal_append_prints_ratios_against_dd(tmp_path):
         for backend in ("threadpool", "io_uring"):
             assert f"ratio wal/dd  {policy:8s} {backend:10s} = " in out, out
     assert "ratio io_uring/threadpool  always" in out
+
+
+def test_put_group_commit_prints_on_off_and_backend_ratios():
+    out = run_bench("put_group_commit.py", "--clients", "8", "--duration", "0.5", "--keys", "50", timeout=300)
+    for backend in ("threadpool", "io_uring"):
+        assert f"ratio group-commit on/off  {backend:10s} = " in out, out
+    assert "ratio io_uring/threadpool  group-commit off = " in out
+    runs = re.findall(r"^group-commit (on|off) .* ([0-9.]+) PUTs/fsync  errors (\d+)", out, re.M)
+    assert len(runs) == 4 and all(errors == "0" for _, _, errors in runs), out
+    assert all(float(per) <= 1.05 for gc, per, _ in runs if gc == "off"), out  # off: an fsync for every PUT
