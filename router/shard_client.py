@@ -21,6 +21,17 @@ from shards.protocol import (CREDIT, K_CANCEL, K_CREDIT, K_DATA, K_END, K_PUSH, 
 
 log = logging.getLogger("cairn.router")
 
+_stopping = False  # this router is shutting down: shards going away is expected, not worth a warning
+
+
+def stopping() -> None:
+    global _stopping
+    _stopping = True
+
+
+def is_stopping() -> bool:
+    return _stopping
+
 
 def unavailable(number: int) -> S3Error:
     return S3Error("ServiceUnavailable", f"Shard {number} is unavailable; retry the request.")
@@ -227,7 +238,7 @@ class ShardClient:
             await conn.lost
             self.ready.clear()
             self.conn = None
-            log.warning("lost shard %d; reconnecting", self.number)
+            (log.info if _stopping else log.warning)("lost shard %d; reconnecting", self.number)
 
     def open(self, meta: dict) -> Exchange:
         conn = self.conn

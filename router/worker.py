@@ -6,11 +6,41 @@ restarted without the port ever closing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 import socket
 import sys
 
 import orjson
+
+from . import shard_client
+
+GRACEFUL_SECONDS = 8.0  # requests in flight get this long to finish; the supervisor kills a child after 10 s
+
+
+async def stop_once_on_signals(app) -> None:
+    """Replace sanic's SIGTERM/SIGINT handlers with ones that act once. A signal to the whole process group
+    reaches a router twice (directly, then from the supervisor stopping its children); sanic's handler stopped
+    the loop again in the middle of its graceful shutdown ("Event loop stopped before Future completed")."""
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, signal.SIG_IGN)
+        shard_client.stopping()
+        app.stop(terminate=False)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
+
+
+def close_connections_when_stopping(request, response) -> None:
+    # sanic lets a busy keep-alive connection live through its whole graceful-shutdown window; once stopping,
+    # each connection closes after the response it is sending, so a loaded router still stops promptly
+    if shard_client.is_stopping():
+        request.stream.keep_alive = False
 
 
 def main() -> None:
@@ -36,6 +66,9 @@ def main() -> None:
     maybe_profile(f"router {index}")
     sock = socket.socket(fileno=fd)
     app = build_app(settings, name=f"cairn_router_{index}")
+    app.after_server_start(stop_once_on_signals)
+    app.register_middleware(close_connections_when_stopping, "response")
+    app.config.GRACEFUL_SHUTDOWN_TIMEOUT = GRACEFUL_SECONDS
     ssl = {"cert": settings.tls_cert, "key": settings.tls_key} if settings.tls_cert else None
     app.run(sock=sock, single_process=True, access_log=False, motd=False, protocol=NoDelayProtocol, ssl=ssl,
             debug=False, auto_reload=False)

@@ -13,6 +13,7 @@ import logging
 
 import orjson
 
+from wal.log import LogClosed
 from wal.records import CorruptRecord
 
 from . import buckets, copying, multipart, multipart_listing, objects, tags
@@ -23,12 +24,16 @@ from .protocol import (CREDIT, K_CANCEL, K_CREDIT, K_DATA, K_END, K_PUSH, K_PUSH
 
 log = logging.getLogger("cairn.shard")
 
+RESTARTING = S3Error("ServiceUnavailable", "The shard is restarting; retry the request.").to_wire()
+
 
 def error_reply(exc: BaseException) -> dict:
     if isinstance(exc, S3Error):
         return exc.to_wire()
     if isinstance(exc, OSError) and exc.errno == 28:  # ENOSPC: the disk is full, reads still work
         return S3Error("InsufficientStorage").to_wire()
+    if isinstance(exc, LogClosed):  # the shard is stopping; the client's retry reaches it restarted
+        return RESTARTING
     if isinstance(exc, CorruptRecord):  # S3 has no code for damaged data: InternalError (500), as AWS answers
         log.error("damaged object data: %s", exc)
         return S3Error("InternalError", "The stored data of this object is damaged (CRC32C mismatch found by "
@@ -112,6 +117,7 @@ class RouterConnection(asyncio.Protocol):
         self.streams: dict[int, BodyStream] = {}
         self.pushes: dict[int, asyncio.Future] = {}  # push sequence number -> resolved by the router's ack
         self.push_seq = 0
+        self.pending = 0  # ops awaiting their log commit
         self.transport = None
 
     # -- transport ------------------------------------------------------------------------------------------
@@ -131,6 +137,10 @@ class RouterConnection(asyncio.Protocol):
             if s.task is not None:
                 s.task.cancel()
         self.streams.clear()
+
+    def busy(self) -> bool:
+        """Whether a request of this router's is still in flight (the shard drains these before it stops)."""
+        return bool(self.pending or self.uploads or self.streams)
 
     def send(self, req_id: int, kind: int, payload: bytes = b"") -> None:
         self.cork.write(frame(req_id, kind, payload))
@@ -180,6 +190,9 @@ class RouterConnection(asyncio.Protocol):
 
     def on_request(self, req_id: int, meta: dict) -> None:
         op = meta["op"]
+        if self.shard.draining:
+            self.respond(req_id, RESTARTING)
+            return
         refused = self.shard.ha.refusal(op)  # a standby's log grows only by shipped records (shards/ha.py)
         if refused is not None:
             self.respond(req_id, refused)
@@ -209,6 +222,7 @@ class RouterConnection(asyncio.Protocol):
             self.respond(req_id, error_reply(exc))
             return
         if inspect.isawaitable(result):
+            self.pending += 1
             asyncio.ensure_future(self._finish(req_id, result))
         else:
             self.respond(req_id, result)
@@ -218,6 +232,8 @@ class RouterConnection(asyncio.Protocol):
             result = await awaitable
         except Exception as exc:
             result = error_reply(exc)
+        finally:
+            self.pending -= 1
         self.respond(req_id, result)
 
     def on_read(self, req_id: int, meta: dict, with_body: bool) -> None:

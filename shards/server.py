@@ -27,6 +27,8 @@ from .store import Store
 
 log = logging.getLogger("cairn.shard")
 
+DRAIN_SECONDS = 10.0  # longest a stopping shard waits for requests in flight
+
 
 class Shard:
     def __init__(self, number: int, store: Store) -> None:
@@ -35,6 +37,7 @@ class Shard:
         self.routers: set[RouterConnection] = set()
         self.ha = None  # shards/ha.py: role, log shipping, which ops this shard refuses
         self.stop = asyncio.Event()  # set to end the process (the supervisor starts it again)
+        self.draining = False  # stopping: new requests get 503, those in flight finish (drain())
 
     async def broadcast(self, name: str, cfg: dict | None) -> None:
         """Push a bucket's new config to every router and wait until each has applied it (or timed out), so
@@ -42,6 +45,15 @@ class Shard:
         acks = [conn.push(name, cfg) for conn in list(self.routers)]
         if acks:
             await asyncio.wait(acks, timeout=PUSH_ACK_TIMEOUT)
+
+    async def drain(self, grace: float = DRAIN_SECONDS) -> None:
+        """Refuse new requests (ServiceUnavailable) and wait, at most ``grace`` seconds, for the ones in flight
+        (uploads, commits, streamed GETs) to finish, so the log closes under nobody and a stop is quiet."""
+        self.draining = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while any(conn.busy() for conn in self.routers) and loop.time() < deadline:
+            await asyncio.sleep(0.01)
 
 
 def socket_path(data_dir: str, number: int) -> str:
@@ -79,10 +91,11 @@ async def serve(settings: dict) -> None:
     loop = asyncio.get_running_loop()
     server = await loop.create_unix_server(lambda: RouterConnection(shard), path=path, backlog=128)
     log.info("shard %d serving on %s (sync=%s)", number, path, policy.mode)
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig in (signal.SIGTERM, signal.SIGINT):  # a second signal (group + supervisor) changes nothing
         loop.add_signal_handler(sig, shard.stop.set)
     await shard.stop.wait()
     server.close()
+    await shard.drain()
     await shard.ha.stop()
     await wal.close()
 

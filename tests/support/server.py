@@ -19,8 +19,9 @@ ACCESS_KEY, SECRET_KEY = "test-access", "test-secret-key"
 
 class CairnServer:
     def __init__(self, data_dir, *, shards: int = 2, preset: str = "balanced", extra: list[str] | None = None,
-                 access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY) -> None:
+                 access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY, stderr_path=None) -> None:
         self.data_dir = str(data_dir)
+        self.stderr_path = stderr_path  # where the server's stderr (logs) goes; default: the test's own
         self.shards = shards
         self.preset = preset
         self.extra = extra or []
@@ -40,8 +41,11 @@ class CairnServer:
                 "--access-key", self.access_key, "--secret-key", self.secret_key, "--log-level", "WARNING",
                 *self.extra]
         env = {**os.environ, "PYTHONPATH": ROOT}
+        stderr = open(self.stderr_path, "ab") if self.stderr_path else None
         self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True,
-                                     start_new_session=True)
+                                     start_new_session=True, stderr=stderr)
+        if stderr is not None:
+            stderr.close()
         first = self.proc.stdout.readline()
         second = self.proc.stdout.readline()
         self.banner = first + second
