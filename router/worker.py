@@ -43,6 +43,16 @@ def close_connections_when_stopping(request, response) -> None:
         request.stream.keep_alive = False
 
 
+def refuse_unread_bodies(request, response) -> None:
+    # An error answered from the request head (EntityTooLarge, auth, NoSuchBucket...) leaves the body unread.
+    # sanic would put "100 Continue" in front of the error, inviting the body we will not read, and then say
+    # keep-alive while it resets the connection: answer without the 100, announcing the close instead.
+    http = request.stream
+    if response.status >= 300 and getattr(http, "request_body", None) and http.request_bytes_left:
+        http.expecting_continue = False
+        http.keep_alive = False
+
+
 def main() -> None:
     from .config import Settings
 
@@ -68,6 +78,7 @@ def main() -> None:
     app = build_app(settings, name=f"cairn_router_{index}")
     app.after_server_start(stop_once_on_signals)
     app.register_middleware(close_connections_when_stopping, "response")
+    app.register_middleware(refuse_unread_bodies, "response")
     app.config.GRACEFUL_SHUTDOWN_TIMEOUT = GRACEFUL_SECONDS
     ssl = {"cert": settings.tls_cert, "key": settings.tls_key} if settings.tls_cert else None
     app.run(sock=sock, single_process=True, access_log=False, motd=False, protocol=NoDelayProtocol, ssl=ssl,
