@@ -77,4 +77,4 @@ def snapshot(store: Store) -> dict:
 
 
 def count_objects(store: Store, meta: dict) -> dict:
-    return {"count": store.index.count(meta["bucket"])}
+    return {"count": int(store.index.has_keys(meta["bucket"]))}

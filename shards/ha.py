@@ -186,8 +186,8 @@ def index_digest(store) -> str:
     dump = lambda v: h.update(orjson.dumps(v, default=list, option=orjson.OPT_SORT_KEYS))  # noqa: E731
     for name in sorted(store.buckets):
         dump(store.buckets[name])
-    for bucket in sorted(store.index._buckets):  # read-only walk of the index's own sorted maps
-        for key, versions in store.index._buckets[bucket].items():
+    for bucket in store.index.buckets():
+        for key, versions in store.index.walk(bucket):
             dump([bucket, key, versions])
     uploads = uploads_of(store).by_id
     for upload_id in sorted(uploads):

@@ -1,26 +1,177 @@
-"""The shard's index: (bucket, key) -> the key's versions, newest first, kept sorted per bucket for listing.
+"""The shard's index: (bucket, key) -> the key's versions, newest first, ordered by key for listing.
+
+Shape (DESIGN §4): an on-disk ordered table updated in WAL order and checkpointed with the last applied LSN, so
+memory stays bounded and a restart reads only the log's tail. The table is SQLite (stdlib) rather than LMDB:
+LMDB caps keys at 511 bytes and an S3 key may be 1,024 bytes of UTF-8.
+
+Three layers, newest first: the *active* memtable (every change since the last checkpoint began), the *frozen*
+memtable (a checkpoint being written, still readable), and the SQLite table (the last checkpoint). A memtable
+maps key -> versions, or -> None for "no versions any more" (a tombstone hiding what older layers hold); a
+bucket dropped in a memtable hides everything older for that bucket. ``checkpoint`` writes the frozen layer and
+the caller's extra state (the LSN it covers...) in one SQLite transaction, so the table always matches one LSN.
 
 A version is a plain dict (the PUT record's entry plus its data locations and the record's LSN) carrying ``vid``
 (a version id, or "null" for writes to an unversioned or suspended bucket) and ``dm: True`` for a delete
 marker. Versions of a key are ordered by LSN, and a "null" write replaces the key's null version only if it is
-newer, so the state depends on which records were applied, never on the order the callers raced in.
+newer, so the state depends on which records were applied, never on the order the callers raced in. Versions
+handed out are never changed in place (a change replaces the dict), so a frozen layer stays as it was frozen.
 """
 
 from __future__ import annotations
 
+import os
+import sqlite3
+
+import orjson
 from sortedcontainers import SortedDict
+
+from wal.segments import Location
+
+_MISS = object()
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS objects (bucket TEXT NOT NULL, key TEXT NOT NULL, versions BLOB NOT NULL,"
+    " PRIMARY KEY (bucket, key)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID",
+)
+
+
+def _plain(obj):
+    if isinstance(obj, tuple):  # Location and other named tuples
+        return list(obj)
+    raise TypeError(f"cannot store {type(obj).__name__}")
+
+
+def encode(obj) -> bytes:
+    return orjson.dumps(obj, default=_plain)
+
+
+def _decode_versions(blob: bytes) -> list:
+    versions = orjson.loads(blob)
+    for v in versions:
+        loc = v.get("loc")
+        if loc:
+            v["loc"] = [Location(*c) for c in loc]
+    return versions
+
+
+class Memtable:
+    __slots__ = ("buckets", "dropped", "changes")
+
+    def __init__(self) -> None:
+        self.buckets: dict[str, SortedDict] = {}
+        self.dropped: set[str] = set()  # buckets whose older layers are gone
+        self.changes = 0
+
+    def lookup(self, bucket: str, key: str):
+        """The versions this layer decides (None: a tombstone), or _MISS to ask the older layers."""
+        keys = self.buckets.get(bucket)
+        if keys is not None:
+            found = keys.get(key, _MISS)
+            if found is not _MISS:
+                return found
+        return None if bucket in self.dropped else _MISS
+
+    def absorb(self, newer: Memtable) -> None:
+        """Take a newer memtable's changes on top of this one's (a failed checkpoint folds layers back)."""
+        for bucket in newer.dropped:
+            self.buckets.pop(bucket, None)
+            self.dropped.add(bucket)
+        for bucket, keys in newer.buckets.items():
+            self.buckets.setdefault(bucket, SortedDict()).update(keys)
+        self.changes += newer.changes
 
 
 class Index:
-    __slots__ = ("_buckets",)
+    def __init__(self, directory: str | os.PathLike) -> None:
+        self.directory = os.fspath(directory)
+        os.makedirs(self.directory, exist_ok=True)
+        self.path = os.path.join(self.directory, "index.db")
+        self.active = Memtable()
+        self.frozen: Memtable | None = None
+        self._writer = self._connect(check_same_thread=False)  # used by one checkpoint at a time, any thread
+        self._reader = self._connect()
 
-    def __init__(self) -> None:
-        self._buckets: dict[str, SortedDict] = {}
+    def _connect(self, **kw) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, **kw)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")  # a committed checkpoint survives power loss
+        db.execute("PRAGMA cache_size=-32768")  # 32 MiB of pages per connection: memory stays bounded
+        for stmt in _SCHEMA:
+            db.execute(stmt)
+        return db
+
+    def close(self) -> None:
+        self._reader.close()
+        self._writer.close()
+
+    # -- checkpoint state -----------------------------------------------------------------------------------
+    @property
+    def changes(self) -> int:
+        return self.active.changes
+
+    def meta(self, name: str) -> bytes | None:
+        row = self._reader.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else row[0]
+
+    def freeze(self) -> None:
+        """Start a checkpoint: the active memtable becomes the frozen one, read-only from now on."""
+        if self.frozen is not None:
+            raise RuntimeError("a checkpoint is already being written")
+        self.frozen, self.active = self.active, Memtable()
+
+    def write_frozen(self, meta: dict[str, bytes]) -> None:
+        """Write the frozen memtable and ``meta`` in one durable transaction. Blocking: run it in a thread (it
+        only reads the frozen layer, which nobody changes)."""
+        frozen = self.frozen
+        db = self._writer
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for bucket in frozen.dropped:
+                db.execute("DELETE FROM objects WHERE bucket = ?", (bucket,))
+            for bucket, keys in frozen.buckets.items():
+                db.executemany("DELETE FROM objects WHERE bucket = ? AND key = ?",
+                               ((bucket, k) for k, v in keys.items() if not v))
+                db.executemany("INSERT OR REPLACE INTO objects VALUES (?, ?, ?)",
+                               ((bucket, k, encode(v)) for k, v in keys.items() if v))
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def release_frozen(self, written: bool) -> None:
+        """End a checkpoint: drop the frozen layer once written, else fold the newer changes back onto it."""
+        frozen, self.frozen = self.frozen, None
+        if not written and frozen is not None:
+            frozen.absorb(self.active)
+            self.active = frozen
+
+    def checkpoint(self, meta: dict[str, bytes]) -> None:
+        """A whole checkpoint inline (recovery, close, tests)."""
+        self.freeze()
+        ok = False
+        try:
+            self.write_frozen(meta)
+            ok = True
+        finally:
+            self.release_frozen(ok)
+
+    def reset(self) -> None:
+        """Forget everything (a rebuild from the whole log follows)."""
+        self.active, self.frozen = Memtable(), None
+        self._writer.execute("DELETE FROM objects")
+        self._writer.execute("DELETE FROM meta")
 
     # -- lookups ------------------------------------------------------------------------------------------
     def versions(self, bucket: str, key: str) -> list | None:
-        keys = self._buckets.get(bucket)
-        return None if keys is None else keys.get(key)
+        found = self.active.lookup(bucket, key)
+        if found is _MISS and self.frozen is not None:
+            found = self.frozen.lookup(bucket, key)
+        if found is not _MISS:
+            return found or None
+        row = self._reader.execute("SELECT versions FROM objects WHERE bucket = ? AND key = ?",
+                                   (bucket, key)).fetchone()
+        return None if row is None else _decode_versions(row[0])
 
     def latest(self, bucket: str, key: str) -> dict | None:
         """The key's newest version, which may be a delete marker."""
@@ -38,20 +189,24 @@ class Index:
                 return e
         return None
 
-    def count(self, bucket: str) -> int:
-        """Keys with at least one version (delete markers too: they keep a bucket from being empty)."""
-        keys = self._buckets.get(bucket)
-        return 0 if keys is None else len(keys)
+    def has_keys(self, bucket: str) -> bool:
+        """Whether any key has a version (delete markers too: they keep a bucket from being empty)."""
+        return next(self._scan(bucket, "", True), None) is not None
 
     # -- changes ------------------------------------------------------------------------------------------
-    def put(self, bucket: str, key: str, entry: dict) -> bool:
-        keys = self._buckets.get(bucket)
+    def _own(self, bucket: str, key: str) -> list:
+        """The key's versions as a list the active memtable owns (copied from an older layer if need be)."""
+        keys = self.active.buckets.get(bucket)
         if keys is None:
-            keys = self._buckets[bucket] = SortedDict()
+            keys = self.active.buckets[bucket] = SortedDict()
         versions = keys.get(key)
         if versions is None:
-            keys[key] = [entry]
-            return True
+            versions = keys[key] = list(self.versions(bucket, key) or ())
+        self.active.changes += 1
+        return versions
+
+    def put(self, bucket: str, key: str, entry: dict) -> bool:
+        versions = self._own(bucket, key)
         lsn = entry["lsn"]
         if entry["vid"] == "null":
             for i, old in enumerate(versions):
@@ -68,24 +223,81 @@ class Index:
 
     def remove(self, bucket: str, key: str, vid: str, lsn: int) -> dict | None:
         """Permanently remove one version (if older than ``lsn``); returns it."""
-        keys = self._buckets.get(bucket)
-        versions = None if keys is None else keys.get(key)
-        if not versions:
+        if not self.versions(bucket, key):
             return None
+        versions = self._own(bucket, key)
         for i, old in enumerate(versions):
             if old["vid"] == vid:
                 if old["lsn"] > lsn:
                     return None
                 del versions[i]
-                if not versions:
-                    del keys[key]
-                    if not keys:
-                        del self._buckets[bucket]
                 return old
         return None
 
+    def replace(self, bucket: str, key: str, vid: str, changed: dict) -> None:
+        """Swap one version's dict for a changed copy (versions are never edited in place)."""
+        versions = self._own(bucket, key)
+        for i, old in enumerate(versions):
+            if old["vid"] == vid:
+                versions[i] = changed
+                return
+
     def drop_bucket(self, bucket: str) -> None:
-        self._buckets.pop(bucket, None)
+        self.active.buckets.pop(bucket, None)
+        self.active.dropped.add(bucket)
+        self.active.changes += 1
+
+    # -- ordered scans ----------------------------------------------------------------------------------------
+    def _scan(self, bucket: str, start: str, inclusive: bool):
+        """``(key, versions)`` of keys with versions, in key order, from ``start``: the three layers merged, the
+        newest deciding."""
+        layers = []
+        for mt in (self.active, self.frozen):
+            if mt is None:
+                continue
+            keys = mt.buckets.get(bucket)
+            if keys is not None:
+                layers.append(_items_from(keys, start, inclusive))
+            if bucket in mt.dropped:
+                break
+        else:
+            op = ">=" if inclusive else ">"
+            rows = self._reader.execute(
+                f"SELECT key, versions FROM objects WHERE bucket = ? AND key {op} ? ORDER BY key", (bucket, start))
+            layers.append((k, _LazyVersions(v)) for k, v in rows)
+        if len(layers) == 1:
+            for key, versions in layers[0]:
+                if versions:
+                    yield key, versions
+            return
+        heads = [next(it, None) for it in layers]
+        while True:
+            best = None
+            for i, head in enumerate(heads):
+                if head is not None and (best is None or head[0] < heads[best][0]):
+                    best = i  # on equal keys the earlier (newer) layer stays best
+            if best is None:
+                return
+            key, versions = heads[best]
+            for i, head in enumerate(heads):
+                if head is not None and head[0] == key:
+                    heads[i] = next(layers[i], None)
+            if versions:
+                yield key, versions
+
+    def buckets(self) -> list[str]:
+        """Every bucket with keys in any layer (sorted)."""
+        names = {row[0] for row in self._reader.execute("SELECT DISTINCT bucket FROM objects")}
+        for mt in (self.frozen, self.active):  # oldest first, so a newer drop wins
+            if mt is not None:
+                names -= mt.dropped
+                names.update(mt.buckets)
+        return sorted(names)
+
+    def walk(self, bucket: str):
+        """Every ``(key, versions)`` of a bucket in key order (versions as a plain list)."""
+        for key, versions in self._scan(bucket, "", True):
+            yield key, list(versions)
 
     # -- listing ------------------------------------------------------------------------------------------
     def list_page(self, bucket: str, prefix: str, delimiter: str, marker: str, max_keys: int) -> tuple[list, bool]:
@@ -95,11 +307,10 @@ class Index:
         keys. As in S3, an entry is listed only if it sorts after the marker, so a common prefix used as the
         marker skips every key under it. Returns (entries, truncated).
         """
-        keys = self._buckets.get(bucket)
-        if keys is None or max_keys <= 0:
+        if max_keys <= 0:
             return [], False
         out: list = []
-        for name, versions in _walk(keys, prefix, delimiter, marker, live_only=True):
+        for name, versions in self._walk(bucket, prefix, delimiter, marker, live_only=True):
             if len(out) == max_keys:
                 return out, True
             out.append([name, None if versions is None else versions[0]])
@@ -113,19 +324,18 @@ class Index:
         Starts after ``key_marker``; with ``vid_marker`` too, the older versions of ``key_marker`` that follow
         that version come first. Each version and each common prefix counts toward ``max_keys``.
         """
-        keys = self._buckets.get(bucket)
-        if keys is None or max_keys <= 0:
+        if max_keys <= 0:
             return [], False
         out: list = []
         if key_marker and vid_marker and key_marker.startswith(prefix) and not (
                 delimiter and key_marker.find(delimiter, len(prefix)) >= 0):
-            versions = keys.get(key_marker) or []
+            versions = self.versions(bucket, key_marker) or []
             at = next((i for i, v in enumerate(versions) if v["vid"] == vid_marker), len(versions))
             for v in versions[at + 1:]:
                 if len(out) == max_keys:
                     return out, True
                 out.append([key_marker, v, False])
-        for name, versions in _walk(keys, prefix, delimiter, key_marker, live_only=False):
+        for name, versions in self._walk(bucket, prefix, delimiter, key_marker, live_only=False):
             if versions is None:
                 if len(out) == max_keys:
                     return out, True
@@ -137,34 +347,71 @@ class Index:
                 out.append([name, v, i == 0])
         return out, False
 
-
-def _walk(keys: SortedDict, prefix: str, delimiter: str, marker: str, live_only: bool):
-    """Yield ``(key, versions)`` and ``(common_prefix, None)`` in order, after ``marker``, under ``prefix``."""
-    skeys = keys.keys()
-    i = keys.bisect_right(marker) if marker >= prefix else keys.bisect_left(prefix)
-    n = len(skeys)
-    plen = len(prefix)
-    while i < n:
-        key = skeys[i]
-        if not key.startswith(prefix):
-            return
-        if delimiter:
-            cut = key.find(delimiter, plen)
-            if cut >= 0:
-                cp = key[:cut + len(delimiter)]
-                end = keys.bisect_left(_after_prefix(cp))
-                if cp > marker and (not live_only or _any_live(keys, skeys, i, end)):
-                    yield cp, None
-                i = end
-                continue
-        versions = keys[key]
-        if not (live_only and versions[0].get("dm")):
-            yield key, versions
-        i += 1
+    def _walk(self, bucket: str, prefix: str, delimiter: str, marker: str, live_only: bool):
+        """Yield ``(key, versions)`` and ``(common_prefix, None)`` in order, after ``marker``, under ``prefix``."""
+        start, inclusive = (marker, False) if marker >= prefix else (prefix, True)
+        plen = len(prefix)
+        while True:
+            scan = self._scan(bucket, start, inclusive)
+            for key, versions in scan:
+                if not key.startswith(prefix):
+                    return
+                if delimiter:
+                    cut = key.find(delimiter, plen)
+                    if cut >= 0:
+                        cp = key[:cut + len(delimiter)]
+                        if cp > marker and (not live_only or _any_live(key, versions, cp, scan)):
+                            yield cp, None
+                        start, inclusive = _after_prefix(cp), True  # skip the rest under cp with a new scan
+                        break
+                if not (live_only and versions[0].get("dm")):
+                    yield key, versions
+            else:
+                return
+            scan.close()
 
 
-def _any_live(keys: SortedDict, skeys, start: int, end: int) -> bool:
-    return any(not keys[skeys[j]][0].get("dm") for j in range(start, end))
+def _items_from(keys: SortedDict, start: str, inclusive: bool):
+    for k in keys.irange(start, inclusive=(inclusive, True)):
+        yield k, keys[k]
+
+
+class _LazyVersions:
+    """A row's versions, decoded on first use: a listing that skips most keys never decodes them."""
+
+    __slots__ = ("_blob", "_list")
+
+    def __init__(self, blob: bytes) -> None:
+        self._blob, self._list = blob, None
+
+    def _get(self) -> list:
+        if self._list is None:
+            self._list = orjson.loads(self._blob)
+        return self._list
+
+    def __bool__(self) -> bool:
+        return True  # only keys with versions are stored
+
+    def __getitem__(self, i):
+        return self._get()[i]
+
+    def __iter__(self):
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+
+def _any_live(key: str, versions, cp: str, scan) -> bool:
+    """Whether any key under the common prefix ``cp`` (``key`` first, then the rest of ``scan``) is live."""
+    if not versions[0].get("dm"):
+        return True
+    for key, versions in scan:
+        if not key.startswith(cp):
+            return False
+        if not versions[0].get("dm"):
+            return True
+    return False
 
 
 def _after_prefix(prefix: str) -> str:

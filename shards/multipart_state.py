@@ -15,11 +15,12 @@ from sortedcontainers import SortedDict
 from wal.records import RecordType
 from wal.segments import Location
 
-from .store import Store, register_applier
+from .store import Store, register_applier, register_state
 
 
 class Upload:
     __slots__ = ("id", "bucket", "key", "meta", "initiated", "owner", "parts", "completing")
+    _FIELDS = {"u": "id", "b": "bucket", "k": "key", "m": "meta", "i": "initiated", "o": "owner"}
 
     def __init__(self, rec: dict) -> None:
         self.id = rec["u"]
@@ -30,6 +31,20 @@ class Upload:
         self.owner = rec.get("o") or ""
         self.parts: dict[int, dict] = {}  # part number -> {"n", "size", "etag", "mtime", "cks"?, "loc", "lsn"}
         self.completing = False  # a Complete is committing: no more parts, no second Complete, no Abort
+
+    def dump(self) -> dict:
+        """The create record's fields plus the parts: what a checkpoint stores."""
+        out = {short: getattr(self, name) for short, name in self._FIELDS.items()}
+        out["parts"] = list(self.parts.values())
+        return out
+
+    @classmethod
+    def load(cls, rec: dict) -> Upload:
+        up = cls(rec)
+        for part in rec["parts"]:
+            part["loc"] = [Location(*c) for c in part["loc"]]
+            up.parts[part["n"]] = part
+        return up
 
     @property
     def algorithm(self) -> str | None:
@@ -55,12 +70,14 @@ class Uploads:
             return None
         return up
 
+    def add(self, up: Upload) -> None:
+        self.by_id[up.id] = up
+        self.by_bucket.setdefault(up.bucket, SortedDict())[(up.key, up.initiated, up.id)] = up
+
     def apply(self, lsn: int, rec: dict) -> None:
         event = rec["t"]
         if event == "create":
-            up = Upload(rec)
-            self.by_id[up.id] = up
-            self.by_bucket.setdefault(up.bucket, SortedDict())[(up.key, up.initiated, up.id)] = up
+            self.add(Upload(rec))
             return
         up = self.by_id.get(rec["u"])
         if up is None:
@@ -109,6 +126,17 @@ def _drop_bucket_uploads(store: Store, lsn: int, payload: bytes) -> None:
     uploads_of(store).drop_bucket(orjson.loads(payload)["name"])
 
 
+def _dump_uploads(store: Store) -> list:
+    return [up.dump() for up in uploads_of(store).by_id.values()]
+
+
+def _load_uploads(store: Store, saved: list | None) -> None:
+    state = store._multipart = Uploads()
+    for rec in saved or ():
+        state.add(Upload.load(rec))
+
+
 # MULTIPART records are this module's; Store.apply (live writes and recovery alike) hands them over.
+register_state("uploads", _dump_uploads, _load_uploads)
 register_applier(RecordType.MULTIPART, _apply_multipart)
 register_applier(RecordType.BUCKET_DELETE, _drop_bucket_uploads)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import shutil
 from dataclasses import dataclass, field
 
 import orjson
@@ -146,6 +147,9 @@ def prepare(home: str, settings: dict) -> Role:
         n = truncate_log(os.path.join(home, "wal"), role.truncate_to)
         log.warning("%s: dropped %d log records after lsn %d that the new primary never received (%s)",
                     home, n, role.truncate_to, "acknowledged only under async replication" if n else "none")
+        if n:
+            # the index checkpoint may hold dropped records: rebuild it from what the log keeps
+            shutil.rmtree(os.path.join(home, "index"), ignore_errors=True)
         role.truncate_to = None
         role.truncated = n
         save(home, role)

@@ -76,7 +76,8 @@ async def serve(settings: dict) -> None:
     metrics.backend(io.name)
     wal = Log(os.path.join(home, "wal"), sync=policy, observer=metrics,
               segment_size=settings.get("segment_size") or 64 << 20, io=io)
-    store = Store(wal)
+    store = Store(wal, os.path.join(home, "index"), checkpoint_records=settings.get("checkpoint_records") or 50_000,
+                  checkpoint_seconds=settings.get("checkpoint_seconds") or 5.0)
     store.recover(full=settings.get("recovery") == "full")
     metrics.recovered(wal.report)
     for bad in wal.report.corrupt_ranges:
@@ -97,7 +98,7 @@ async def serve(settings: dict) -> None:
     server.close()
     await shard.drain()
     await shard.ha.stop()
-    await wal.close()
+    await store.close()
 
 
 def main() -> None:

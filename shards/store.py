@@ -2,11 +2,19 @@
 
 Every change is a log record first; ``apply`` turns a record into index/bucket state and is used both live
 (after the record's commit) and during recovery, so the two paths cannot disagree.
+
+Checkpoints bound restarts: every ``checkpoint_records`` changes (or ``checkpoint_seconds`` after a change) the
+index's memtable, the other state registered with ``register_state`` (bucket configs, multipart uploads) and
+the log position just past the last applied record are written in one SQLite transaction, after the log itself
+is durable through that record (the index must never be ahead of the log). A light recovery loads that and
+replays only the records after the position; a full one rebuilds from the whole log.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import struct
 import time
 from collections import deque
@@ -14,10 +22,11 @@ from collections import deque
 import orjson
 
 from wal.log import Log
+from wal.recovery import CannotResume, ResumeAt
 from wal.segments import Location
 from wal.records import RecordType
 
-from .index import Index
+from .index import Index, encode
 from .preconditions import write_refused
 
 log = logging.getLogger("cairn.shard")
@@ -47,11 +56,40 @@ def register_applier(rtype: int, fn) -> None:
         APPLIERS[rtype].append(fn)
 
 
+# State other than the index that checkpoints carry: name -> (dump(store) -> JSON-able, load(store, obj|None)).
+# ``load`` with None resets the state (a rebuild from the whole log follows).
+STATE: dict[str, tuple] = {}
+
+
+def register_state(name: str, dump, load) -> None:
+    STATE[name] = (dump, load)
+
+
+def _dump_buckets(store: Store):
+    return store.buckets
+
+
+def _load_buckets(store: Store, obj) -> None:
+    store.buckets = obj or {}
+
+
+register_state("buckets", _dump_buckets, _load_buckets)
+
+
 class Store:
-    def __init__(self, wal: Log) -> None:
+    def __init__(self, wal: Log, index_dir: str | None = None, *, checkpoint_records: int = 50_000,
+                 checkpoint_seconds: float = 5.0) -> None:
         self.wal = wal
-        self.index = Index()
+        self.index = Index(index_dir or os.path.join(wal.directory, "index"))
         self.buckets: dict[str, dict] = {}  # configs of the buckets whose home is this shard
+        self.checkpoint_records = checkpoint_records
+        self.checkpoint_seconds = checkpoint_seconds
+        self._applied: tuple | None = None  # (segment, offset, lsn): the log just past the last applied record
+        self.checkpointed_lsn = 0
+        self.checkpoints = 0
+        self._checkpointing: asyncio.Task | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._recovering = False
         self.recovery_seconds = 0.0
         # Records appended but not yet applied, in LSN order: live writes apply strictly in LSN order (the
         # order recovery replays), whichever writer's commit wakes first.
@@ -63,17 +101,134 @@ class Store:
         self.replicate = None
 
     def recover(self, full: bool = False) -> None:
+        """Light: the last checkpoint plus the log after it. Full (or no usable checkpoint): every record."""
         t0 = time.perf_counter()
-        n = 0
-        for rec in self.wal.recover(full=full):
-            if rec.type != RecordType.CHUNK:
-                self.apply(rec.type, rec.lsn, rec.payload, rec.location)
-            n += 1
+        self._recovering = True
+        try:
+            resume = None if full else self._load_checkpoint()
+            try:
+                n = self._replay(resume, full)
+            except CannotResume as exc:
+                log.warning("checkpoint at lsn %d unusable (%s): rebuilding the index from the whole log",
+                            resume.lsn, exc)
+                n = self._replay(None, full)
+        finally:
+            self._recovering = False
         self.rejected.clear()  # nobody waits for the outcome of a replayed record
+        if self._behind():
+            self.checkpoint_now()  # the log is durable after recovery: the next restart starts here
         self.recovery_seconds = time.perf_counter() - t0
-        log.info("recovered %d records in %.3fs (%s)", n, self.recovery_seconds, self.wal.report)
+        log.info("recovered %d records after lsn %d in %.3fs (%s)", n, resume.lsn if resume else 0,
+                 self.recovery_seconds, self.wal.report)
+
+    def _load_checkpoint(self) -> ResumeAt | None:
+        raw = self.index.meta("applied")
+        if raw is None:
+            return None
+        at = ResumeAt(**orjson.loads(raw))
+        for name, (_, load) in STATE.items():
+            blob = self.index.meta(name)
+            load(self, None if blob is None else orjson.loads(blob))
+        self._applied, self.checkpointed_lsn = (at.segment, at.offset, at.lsn), at.lsn
+        return at
+
+    def _replay(self, resume: ResumeAt | None, full: bool) -> int:
+        if resume is None:
+            self.index.reset()
+            for _, load in STATE.values():
+                load(self, None)
+            self._applied, self.checkpointed_lsn = None, 0
+        n = 0
+        records = self.wal.recover(full=full, resume=resume)
+        try:
+            for rec in records:
+                if n == 0 and resume is not None and rec.lsn != resume.lsn + 1:
+                    raise CannotResume(f"the log goes on at lsn {rec.lsn}, not {resume.lsn + 1}")
+                if rec.type != RecordType.CHUNK:
+                    self.apply(rec.type, rec.lsn, rec.payload, rec.location)
+                n += 1
+        finally:
+            records.close()
+        if resume is not None and n == 0 and self.wal.last_lsn != resume.lsn:
+            raise CannotResume(f"the log ends at lsn {self.wal.last_lsn}, the checkpoint at {resume.lsn}")
+        return n
+
+    # -- checkpoints --------------------------------------------------------------------------------------
+    def _checkpoint_meta(self) -> dict[str, bytes]:
+        """What a checkpoint stores besides the index, captured now (consistent with the frozen memtable)."""
+        meta = {name: encode(dump(self)) for name, (dump, _) in STATE.items()}
+        segment, offset, lsn = self._applied
+        meta["applied"] = orjson.dumps({"segment": segment, "offset": offset, "lsn": lsn})
+        return meta
+
+    def checkpoint_now(self) -> None:
+        """A blocking checkpoint (recovery, shutdown): the log must already be durable through ``applied``."""
+        if not self._behind():
+            return
+        lsn = self._applied[2]
+        self.index.checkpoint(self._checkpoint_meta())
+        self.checkpointed_lsn, self.checkpoints = lsn, self.checkpoints + 1
+
+    async def checkpoint(self) -> None:
+        """Write a checkpoint without stopping the loop: freeze the memtable, make the log durable through the
+        last applied record, then write the frozen layer from a thread while writes go on into a new one."""
+        if not self._behind() or self.index.frozen is not None:
+            return
+        lsn = self._applied[2]
+        meta = self._checkpoint_meta()
+        self.index.freeze()
+        written = False
+        try:
+            if self.wal.durable_lsn < lsn:
+                await self.wal.sync(include_active=True)
+            await asyncio.get_running_loop().run_in_executor(None, self.index.write_frozen, meta)
+            written = True
+        except Exception:
+            log.exception("checkpoint at lsn %d failed; the log still holds everything, retrying later", lsn)
+        finally:
+            self.index.release_frozen(written)
+        if written:
+            self.checkpointed_lsn, self.checkpoints = lsn, self.checkpoints + 1
+
+    def _behind(self) -> int:
+        """Records applied since the last checkpoint (CHUNKs between them included: what a restart replays)."""
+        return 0 if self._applied is None else self._applied[2] - self.checkpointed_lsn
+
+    def _schedule_checkpoint(self) -> None:
+        if self._recovering or (self._checkpointing is not None and not self._checkpointing.done()):
+            return
+        if self._behind() >= self.checkpoint_records:
+            self._start_checkpoint()
+        elif self._timer is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return
+            self._timer = loop.call_later(self.checkpoint_seconds, self._start_checkpoint)
+
+    def _start_checkpoint(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._checkpointing is None or self._checkpointing.done():
+            self._checkpointing = asyncio.get_running_loop().create_task(self.checkpoint())
+
+    async def close(self) -> None:
+        """Finish any checkpoint, close the log (its final sync), then checkpoint what is left, so the next
+        start replays nothing."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._checkpointing is not None:
+            await asyncio.gather(self._checkpointing, return_exceptions=True)
+        await self.wal.close()
+        try:
+            self.checkpoint_now()
+        finally:
+            self.index.close()
 
     def apply(self, rtype: int, lsn: int, payload: bytes, loc) -> None:
+        self._applied = (loc[0], loc[1] + loc[2], lsn)  # a checkpoint taken after this resumes here
         if rtype == RecordType.PUT:
             meta, data_off = decode_put(payload)
             b, k, entry = meta["b"], meta["k"], meta["e"]
@@ -98,10 +253,12 @@ class Store:
             version = self.index.version(meta["b"], meta["k"], meta["v"])
             # "at" names the version the request saw: a newer null version written meanwhile keeps its own tags
             if version is not None and version["lsn"] == meta["at"]:
+                changed = dict(version)
                 if meta["tags"]:
-                    version["tags"] = meta["tags"]
+                    changed["tags"] = meta["tags"]
                 else:
-                    version.pop("tags", None)
+                    changed.pop("tags", None)
+                self.index.replace(meta["b"], meta["k"], meta["v"], changed)
         elif rtype == RecordType.BUCKET_PUT:
             cfg = orjson.loads(payload)
             self.buckets[cfg["name"]] = cfg
@@ -111,6 +268,7 @@ class Store:
             self.index.drop_bucket(name)
         for extra in APPLIERS.get(rtype, ()):
             extra(self, lsn, payload)
+        self._schedule_checkpoint()
 
     def _apply_through(self, lsn: int) -> None:
         queue = self._unapplied

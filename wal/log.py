@@ -22,7 +22,7 @@ from typing import Iterator
 
 from .io import IOBackend, ThreadPoolIO
 from .records import HEADER_SIZE, CorruptRecord, checksum, decode_header, encode_header
-from .recovery import RecoveryReport, recover_directory, zero_fill
+from .recovery import CannotResume, RecoveryReport, ResumeAt, recover_directory, zero_fill
 from .segments import Location, Recovered, segment_name
 from .spare import Spares, default_fill, make_segment_file
 from .sync import Flusher, Observer, SyncFailed, SyncPolicy
@@ -94,17 +94,18 @@ class Log:
 
     # -- recovery --------------------------------------------------------------
 
-    def recover(self, *, full: bool = False) -> Iterator[Recovered]:
+    def recover(self, *, full: bool = False, resume: ResumeAt | None = None) -> Iterator[Recovered]:
         """Yield every valid record in LSN order, repairing the tail; the log
         accepts appends once this generator is exhausted. See recovery.py for
-        what counts as damage and what happens to it. Blocking I/O."""
+        what counts as damage and what happens to it. With `resume` (light
+        mode), only records after that position are read. Blocking I/O."""
         if self._state != "new":
             raise RuntimeError("recover() runs once, before any append")
         os.makedirs(self.directory, exist_ok=True)
         self.report = RecoveryReport()
         dir_fd = self._io.open_dir(self.directory)
         try:
-            state = yield from recover_directory(self._io, self.directory, self.report, full=full)
+            state = yield from recover_directory(self._io, self.directory, self.report, full=full, resume=resume)
         except BaseException:
             self._io.close(dir_fd)
             raise

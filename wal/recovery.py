@@ -111,10 +111,10 @@ def _read_payload(win: _Window, pos: int, header: Header) -> memoryview:
 
 
 def _scan(io: IOBackend, fd: int, number: int, size: int, *, prev_lsn: int, verify_chunks: bool,
-          chunk_payloads: bool, trust_padding: bool,
-          report: RecoveryReport) -> Generator[Recovered, None, _SegmentEnd]:
+          chunk_payloads: bool, trust_padding: bool, report: RecoveryReport,
+          start: int = 0) -> Generator[Recovered, None, _SegmentEnd]:
     win = _Window(io, fd, size)
-    pos, last, count, nbytes = 0, prev_lsn, 0, 0
+    pos, last, count, nbytes = start, prev_lsn, 0, 0
     while pos < size:
         try:
             header = _read_header(win, pos, size)
@@ -183,23 +183,46 @@ def _valid_after(win: _Window, pos: int, size: int, last_lsn: int) -> bool:
     return header.lsn > last_lsn
 
 
+@dataclass(frozen=True)
+class ResumeAt:
+    """Where a light recovery may start: just past the record with LSN `lsn`, at `offset` of `segment` (an
+    index checkpoint holds everything up to it, so nothing before needs reading)."""
+
+    segment: int
+    offset: int
+    lsn: int
+
+
+class CannotResume(Exception):
+    """The log does not hold the position a checkpoint names (its segment is gone, or what follows it is not
+    the next LSN): the caller must rebuild from the whole log instead."""
+
+
 def recover_directory(io: IOBackend, directory: str, report: RecoveryReport, *, full: bool,
-                      chunk_payloads: bool | None = None,
-                      readonly: bool = False) -> Generator[Recovered, None, RecoveredState]:
+                      chunk_payloads: bool | None = None, readonly: bool = False,
+                      resume: ResumeAt | None = None) -> Generator[Recovered, None, RecoveredState]:
     started = time.monotonic()
     numbers = list_segments(directory)
+    if resume is not None and resume.segment not in numbers:
+        raise CannotResume(f"segment {resume.segment} named by the checkpoint is missing")
     fds: dict[int, int] = {}
-    state = RecoveredState(fds, None, 0, 0)
+    state = RecoveredState(fds, None, 0, resume.lsn if resume is not None and not full else 0)
     try:
         for i, number in enumerate(numbers):
             newest = i == len(numbers) - 1
             fd = io.open_segment(os.path.join(directory, segment_name(number)), writable=newest and not readonly)
             fds[number] = fd
+            if resume is not None and number < resume.segment and not full:
+                report.segments += 1  # wholly before the checkpoint: kept open for reads, never scanned
+                continue
             size = io.size(fd)
+            start = resume.offset if resume is not None and number == resume.segment and not full else 0
+            if start > size:
+                raise CannotResume(f"segment {number} is shorter than the checkpoint's offset {start}")
             seg = yield from _scan(io, fd, number, size, prev_lsn=state.last_lsn,
                                    verify_chunks=full or newest,
                                    chunk_payloads=full if chunk_payloads is None else chunk_payloads,
-                                   trust_padding=not (full or newest), report=report)
+                                   trust_padding=not (full or newest), report=report, start=start)
             report.segments += 1
             report.records += seg.records
             report.bytes += seg.bytes
