@@ -28,6 +28,8 @@ RESTART_BACKOFF = (0.05, 0.2, 0.5, 1.0, 2.0)
 # what a shard needs to play its HA role (shards/ha.py); the secret authenticates standbys
 HA_SHARD_SETTINGS = ("host", "role", "primary", "replication", "sync_timeout_ms", "replication_port", "advertise",
                      "etcd", "secret_key")
+# how a shard's engine checkpoints its index and compacts its log (shards/store.py, shards/compaction.py)
+ENGINE_SHARD_SETTINGS = ("checkpoint_records", "checkpoint_seconds", "compact_live_ratio", "compact_mib_s")
 
 
 class Child:
@@ -105,6 +107,7 @@ def serve(settings: Settings) -> int:
                  "recovery": settings.recovery, "log_level": settings.log_level,
                  "io_backend": settings.io_backend, "segment_size": settings.segment_size,
                  "group_commit": settings.group_commit,
+                 **{k: getattr(settings, k) for k in ENGINE_SHARD_SETTINGS},
                  **{k: getattr(settings, k) for k in HA_SHARD_SETTINGS}}
         children.append(Child(f"shard {i}", [sys.executable, "-m", "shards.server", orjson.dumps(shard).decode()]))
     for i in range(settings.routers):
