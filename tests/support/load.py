@@ -122,7 +122,11 @@ class Writers:
 
     def wait_for_acks(self, n: int) -> None:
         """Block until ``n`` writes have been acknowledged (or a writer died)."""
-        while len(self.tally.acked) < n and all(t.is_alive() for t in self.threads):
+        self.wait_for(lambda tally: len(tally.acked) >= n)
+
+    def wait_for(self, condition) -> None:
+        """Block until ``condition(tally)`` holds (or a writer died)."""
+        while not condition(self.tally) and all(t.is_alive() for t in self.threads):
             self.stopping.wait(0.01)
 
     def _keys(self, tid: int):
