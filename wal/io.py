@@ -36,6 +36,7 @@ class IOBackend(Protocol):
     def close(self, fd: int) -> None: ...
     def pwritev(self, fd: int, buffers: Sequence[Buffer], offset: int) -> None: ...
     def pread(self, fd: int, n: int, offset: int) -> bytes: ...
+    def preadinto(self, fd: int, buf: memoryview, offset: int) -> int: ...
     def truncate(self, fd: int, size: int) -> None: ...
     def sync_blocking(self, fds: Sequence[int], dir_fd: int | None = None) -> None: ...
     async def sync(self, fds: Sequence[int], dir_fd: int | None = None) -> None: ...
@@ -108,6 +109,17 @@ class ThreadPoolIO:
             # callers treat that like any other corruption.
             raise EOFError(f"short read: wanted {n} bytes at {offset}, got {len(data)}")
         return data
+
+    def preadinto(self, fd: int, buf: memoryview, offset: int) -> int:
+        """Read up to len(buf) bytes at `offset` into `buf` (no allocation:
+        recovery reuses one buffer); returns how many, fewer only at end of file."""
+        got = 0
+        while got < buf.nbytes:
+            n = os.preadv(fd, [buf[got:]], offset + got)
+            if n == 0:
+                break
+            got += n
+        return got
 
     def truncate(self, fd: int, size: int) -> None:
         os.ftruncate(fd, size)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Generator
 
@@ -34,7 +35,8 @@ from .segments import CorruptRange, Location, Recovered, list_segments, segment_
 
 _WINDOW = 64 << 10  # read-ahead per pread while scanning: many small records, few syscalls
 _BLOCK = 1 << 20    # read size when searching damaged or padded space
-_ZEROS = memoryview(bytes(_BLOCK))
+_ZERO_BYTES = bytes(_BLOCK)
+_ZEROS = memoryview(_ZERO_BYTES)
 _MAGIC_BYTES = MAGIC.to_bytes(4, "little")
 
 
@@ -75,22 +77,31 @@ class _SegmentEnd:
 
 
 class _Window:
-    """Buffered pread over one segment, so scanning small records costs one
-    syscall per window instead of two per record."""
+    """Buffered read over one segment into one reused buffer, so scanning
+    small records costs one syscall per window instead of two per record, and
+    a big record is read once, with the next window behind it, and no fresh
+    allocation (a new 1 MiB bytes per record cost more than its crc32c). A
+    view returned by get() is valid until the next get()."""
 
     def __init__(self, io: IOBackend, fd: int, size: int) -> None:
         self._io, self._fd, self._size = io, fd, size
         self._start = 0
-        self._view = memoryview(b"")
+        self._buf = memoryview(bytearray(_WINDOW))
+        self._view = self._buf[:0]
+        with suppress(OSError):  # a hint: the kernel reads further ahead while records are checked
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
 
     def get(self, offset: int, n: int) -> memoryview:
         rel = offset - self._start
         if 0 <= rel and rel + n <= len(self._view):
             return self._view[rel:rel + n]
-        if n >= _WINDOW:
-            return memoryview(self._io.pread(self._fd, n, offset))
-        self._view = memoryview(self._io.pread(self._fd, min(_WINDOW, self._size - offset), offset))
-        self._start = offset
+        want = min(n + _WINDOW, self._size - offset)
+        if want > len(self._buf):
+            self._buf = memoryview(bytearray(want))
+        got = self._io.preadinto(self._fd, self._buf[:max(want, 0)], offset)
+        self._start, self._view = offset, self._buf[:got]
+        if got < n:
+            raise EOFError(f"short read: wanted {n} bytes at {offset}, got {got}")
         return self._view[:n]
 
 
@@ -147,7 +158,8 @@ def _scan(io: IOBackend, fd: int, number: int, size: int, *, prev_lsn: int, veri
 
 
 def _is_zero(view: memoryview | bytes) -> bool:
-    return view == _ZEROS[:len(view)]
+    # startswith compares with memcmp; == on a memoryview goes item by item (0.13 GB/s).
+    return len(view) <= _BLOCK and _ZERO_BYTES.startswith(view)
 
 
 def _look_past(io: IOBackend, fd: int, start: int, size: int, last_lsn: int) -> tuple[int | None, int]:

@@ -32,3 +32,8 @@ def test_put_group_commit_prints_on_off_and_backend_ratios():
     runs = re.findall(r"^group-commit (on|off) .* ([0-9.]+) PUTs/fsync  errors (\d+)", out, re.M)
     assert len(runs) == 4 and all(errors == "0" for _, _, errors in runs), out
     assert all(float(per) <= 1.05 for gc, per, _ in runs if gc == "off"), out  # off: an fsync for every PUT
+
+
+def test_wal_recovery_prints_ratios_against_dd(tmp_path):
+    out = run_bench("wal_recovery.py", "--total-mib", "16", "--reps", "2", "--dir", str(tmp_path))
+    assert "ratio check/dd = " in out and "ratio full/dd = " in out, out
