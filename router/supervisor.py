@@ -82,6 +82,29 @@ def raise_fd_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def unwritable(data_dir: str) -> str | None:
+    """Why cairn could not write its data directory, or None. Checked before anything starts: a shard on a
+    read-only directory would only fail its recovery and be restarted over and over."""
+    dirs = [data_dir] + [os.path.join(data_dir, name, sub) for name in sorted(os.listdir(data_dir))
+                         if name.startswith("shard-") for sub in ("", "wal")]
+    for d in filter(os.path.isdir, dirs):
+        probe = os.path.join(d, f".cairn-write-probe-{os.getpid()}")
+        try:
+            os.close(os.open(probe, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600))
+            os.unlink(probe)
+        except OSError as exc:
+            return f"{d}: {exc.strerror}"
+        if d.endswith("/wal"):
+            for name in sorted(os.listdir(d)):
+                try:
+                    os.close(os.open(os.path.join(d, name), os.O_WRONLY))
+                except IsADirectoryError:
+                    continue
+                except OSError as exc:
+                    return f"{os.path.join(d, name)}: {exc.strerror}"
+    return None
+
+
 def serve(settings: Settings) -> int:
     raise_fd_limit()
     try:
@@ -90,7 +113,15 @@ def serve(settings: Settings) -> int:
     except ImportError:
         pass
     settings.data_dir = os.path.abspath(settings.data_dir)
-    os.makedirs(settings.data_dir, exist_ok=True)
+    try:
+        os.makedirs(settings.data_dir, exist_ok=True)
+        why = unwritable(settings.data_dir)
+    except OSError as exc:
+        why = f"{settings.data_dir}: {exc.strerror}"
+    if why is not None:
+        sys.stderr.write(f"cairn: refusing to start: the data directory is not writable ({why}). Make it writable "
+                         "(remount read-write, fix its permissions or ownership) and start again.\n")
+        return 1
     metrics_dir = os.path.join(settings.data_dir, ".metrics")
     shutil.rmtree(metrics_dir, ignore_errors=True)
     os.makedirs(metrics_dir)

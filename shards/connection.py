@@ -8,13 +8,16 @@ a task that waits for the router's CREDIT, so a slow client can't make the shard
 from __future__ import annotations
 
 import asyncio
+import errno
 import inspect
 import logging
+import time
 
 import orjson
 
 from wal.log import LogClosed
 from wal.records import CorruptRecord
+from wal.sync import SyncFailed
 
 from . import buckets, copying, multipart, multipart_listing, objects, tags
 from .errors import S3Error
@@ -25,13 +28,32 @@ from .protocol import (CREDIT, K_CANCEL, K_CREDIT, K_DATA, K_END, K_PUSH, K_PUSH
 log = logging.getLogger("cairn.shard")
 
 RESTARTING = S3Error("ServiceUnavailable", "The shard is restarting; retry the request.").to_wire()
+# The data directory refuses writes (made read-only, or its file system remounted read-only after an error).
+# S3 has no code for this; like a store that lost its write quorum we answer 503 ServiceUnavailable, which
+# clients retry, and go on serving reads. Writes resume by themselves once new files can be made again.
+UNWRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
+_last_unwritable_log = 0.0
+
+
+def unwritable(exc: OSError) -> dict:
+    global _last_unwritable_log
+    if time.monotonic() - _last_unwritable_log > 10:  # one line per 10 s, not one per refused request
+        _last_unwritable_log = time.monotonic()
+        log.error("writes refused: the data directory is not writable (%s); reads go on", exc)
+    if isinstance(exc, SyncFailed):  # the log can't vouch for its tail any more: only a restart recovers it
+        return S3Error("ServiceUnavailable", "The shard could not write its log; writes are refused until it "
+                       "is restarted on writable storage. Reads are served.").to_wire()
+    return S3Error("ServiceUnavailable", f"The shard's data directory is not writable ({exc.strerror}); writes "
+                   "are refused until it is. Reads are served.").to_wire()
 
 
 def error_reply(exc: BaseException) -> dict:
     if isinstance(exc, S3Error):
         return exc.to_wire()
-    if isinstance(exc, OSError) and exc.errno == 28:  # ENOSPC: the disk is full, reads still work
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:  # the disk is full, reads still work
         return S3Error("InsufficientStorage").to_wire()
+    if isinstance(exc, SyncFailed) or (isinstance(exc, OSError) and exc.errno in UNWRITABLE):
+        return unwritable(exc)
     if isinstance(exc, LogClosed):  # the shard is stopping; the client's retry reaches it restarted
         return RESTARTING
     if isinstance(exc, CorruptRecord):  # S3 has no code for damaged data: InternalError (500), as AWS answers

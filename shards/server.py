@@ -7,6 +7,7 @@ recovery is complete, so a router that can connect to a shard knows it is recove
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import signal
@@ -114,7 +115,15 @@ def main() -> None:
     if os.environ.get("CAIRN_PROFILE_DIR"):
         from .profiling import maybe_profile
         maybe_profile(f"shard {settings['number']}")
-    uvloop.run(serve(settings))
+    try:
+        uvloop.run(serve(settings))
+    except OSError as exc:
+        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        # one clear line instead of a traceback per restart while the directory stays read-only
+        log.error("shard %d cannot start: its data directory is not writable (%s); the supervisor retries",
+                  settings["number"], exc)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -19,9 +19,11 @@ ACCESS_KEY, SECRET_KEY = "test-access", "test-secret-key"
 
 class CairnServer:
     def __init__(self, data_dir, *, shards: int = 2, preset: str = "balanced", extra: list[str] | None = None,
-                 access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY, stderr_path=None) -> None:
+                 access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY, stderr_path=None,
+                 wrapper: list[str] | None = None) -> None:
         self.data_dir = str(data_dir)
         self.stderr_path = stderr_path  # where the server's stderr (logs) goes; default: the test's own
+        self.wrapper = wrapper or []  # a command the server runs under (e.g. setpriv dropping capabilities)
         self.shards = shards
         self.preset = preset
         self.extra = extra or []
@@ -36,8 +38,8 @@ class CairnServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> "CairnServer":
-        argv = [sys.executable, "-m", "router.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port or 0),
-                "--data-dir", self.data_dir, "--shards", str(self.shards), "--preset", self.preset,
+        argv = [*self.wrapper, sys.executable, "-m", "router.cli", "serve", "--host", "127.0.0.1",
+                "--port", str(self.port or 0), "--data-dir", self.data_dir, "--shards", str(self.shards), "--preset", self.preset,
                 "--access-key", self.access_key, "--secret-key", self.secret_key, "--log-level", "WARNING",
                 *self.extra]
         env = {**os.environ, "PYTHONPATH": ROOT}
