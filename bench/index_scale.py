@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """The shard index at scale: N small objects in one shard's log, then measure what the engine issue asks for —
-RSS per million keys, a 1,000-key listing page from the middle, and the time of a light restart (recovery).
+RSS per million keys, a 1,000-key listing page from the middle, and the time of a light restart (recovery):
+after a clean stop (the final checkpoint covers everything) and after a kill (the log tail since the last
+checkpoint is replayed), plus a full rebuild from the whole log for comparison.
 
     python3 bench/index_scale.py [--objects 1000000]
 
@@ -34,7 +36,7 @@ def rss_mib() -> float:
     return 0.0
 
 
-async def fill(directory: str, n: int) -> None:
+async def fill(directory: str, n: int, clean: bool = True) -> None:
     wal = Log(directory, sync=policy_for("performance"))
     store = Store(wal)
     store.recover()
@@ -49,16 +51,32 @@ async def fill(directory: str, n: int) -> None:
             batch = []
     if batch:
         await store.write_many(batch)
-    await wal.close()
+    if clean:
+        await store.close()
+    else:  # as if killed: no final checkpoint (the log itself is closed so its tail is on disk)
+        if store._checkpointing is not None:
+            await store._checkpointing
+        await wal.close()
+        store.index.close()
+
+
+def restart(directory: str, full: bool = False) -> tuple[Store, float]:
+    t0 = time.perf_counter()
+    wal = Log(directory, sync=policy_for("performance"))
+    store = Store(wal)
+    store.recover(full=full)
+    return store, time.perf_counter() - t0
 
 
 async def measure(directory: str, n: int) -> None:
     base = rss_mib()
-    t0 = time.perf_counter()
-    wal = Log(directory, sync=policy_for("performance"))
-    store = Store(wal)
-    store.recover()
-    restart = time.perf_counter() - t0
+    store, after_stop = restart(directory)
+    tail = store.wal.report.records
+    await store.close()
+    # as if killed mid-run: append records without a final checkpoint, then restart
+    await fill_tail(directory, n)
+    store, after_kill = restart(directory)
+    replayed = store.wal.report.records
     grown = rss_mib() - base
     marker = f"dir0500/obj{n // 2:09d}"
     t0 = time.perf_counter()
@@ -67,11 +85,32 @@ async def measure(directory: str, n: int) -> None:
         page, _ = store.index.list_page("bucket", "", "", marker, 1000)
     page_ms = (time.perf_counter() - t0) / rounds * 1000
     assert len(page) == 1000
-    print(f"objects {n:,}: light restart {restart:.2f} s, index RSS {grown:.0f} MiB "
+    await store.close()
+    _, full_s = restart(directory, full=True)
+    size = os.path.getsize(os.path.join(directory, "index", "index.db")) / 2**20
+    print(f"objects {n:,}: light restart after a stop {after_stop:.2f} s ({tail} records replayed), "
+          f"after a kill {after_kill:.2f} s ({replayed} records replayed), full rebuild {full_s:.1f} s; "
+          f"index file {size:.0f} MiB; process RSS growth {grown:.0f} MiB "
           f"({grown / n * 1e6:.0f} MiB per million keys, projected {grown / n * 1e7 / 1024:.1f} GiB for 10M), "
           f"1,000-key page from the middle {page_ms:.1f} ms; peak RSS "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+
+async def fill_tail(directory: str, n: int) -> None:
+    """Overwrite 40,000 keys (just under a checkpoint's worth) and stop without the final checkpoint."""
+    wal = Log(directory, sync=policy_for("performance"))
+    store = Store(wal)
+    store.recover()
+    now = time.time()
+    for start in range(0, 40_000, 1000):
+        await store.write_many([(RecordType.PUT, encode_put(
+            {"b": "bucket", "k": f"dir{i % 1000:04d}/obj{i:09d}", "e": {"etag": "0" * 32, "size": 100, "mtime": now,
+                                                                      "ct": "binary/octet-stream"}}, b"y" * 100))
+            for i in range(start, min(start + 1000, n))])
+    if store._checkpointing is not None:
+        await store._checkpointing
     await wal.close()
+    store.index.close()
 
 
 def main() -> None:
