@@ -47,7 +47,7 @@ async def wal_run(directory: str, policy: str, backend: str, args) -> dict:
     fsyncs = Fsyncs()
     io, _ = open_backend(backend)
     log = Log(directory, sync=SyncPolicy(policy, interval_ms=args.interval_ms), observer=fsyncs, io=io,
-              segment_size=args.segment_mib * MiB)
+              segment_size=args.segment_mib * MiB, fill=args.fill)
     for _ in log.recover():
         pass
     # Wait for the first spare segment, as a shard that has been up a moment has it ready.
@@ -92,6 +92,8 @@ def main() -> None:
     ap.add_argument("--backends", default="threadpool,io_uring")
     ap.add_argument("--writers", type=int, default=1, help="concurrent appenders (1: one sequential stream, like dd)")
     ap.add_argument("--interval-ms", type=int, default=100)
+    ap.add_argument("--fill", choices=["zeros", "fallocate"], help="segment preallocation (default: the log's "
+                    "choice for the policy, wal/spare.py default_fill)")
     ap.add_argument("--reps", type=int, default=1, help="repeat every measurement, keep the best of each")
     ap.add_argument("--dir", help="where to write (default: a temp dir under /tmp; put it on the disk to measure)")
     ap.add_argument("--quick", action="store_true", help="tiny run (64 MiB, 4 MiB segments): a smoke test")
@@ -104,7 +106,7 @@ def main() -> None:
     policies = [p for p in args.policies.split(",") if p]
     backends = [b for b in args.backends.split(",") if b]
     print(f"wal_append: {args.total_mib} MiB of {args.record_size >> 10} KiB records, {args.writers} writer(s), "
-          f"segments {args.segment_mib} MiB, dir {base}  ({disk_ref.load()})", flush=True)
+          f"segments {args.segment_mib} MiB ({args.fill or 'default'} fill), dir {base}  ({disk_ref.load()})", flush=True)
     try:
         # Each rep measures the references and then every WAL run, so a load change on this shared machine hits
         # both sides of a ratio; the best of each over the reps is kept.
