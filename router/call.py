@@ -30,7 +30,7 @@ class Router:
 
 @dataclass(slots=True)
 class Call:
-    request: object  # sanic.Request
+    request: object  # the HTTP front's request (router/service.py lists what handlers may use)
     router: Router
     bucket: str
     key: str

@@ -42,6 +42,7 @@ class Settings:
     log_level: str = "INFO"
     request_timeout: float = 30.0  # seconds to send the request head, and the longest pause inside a body
     keep_alive_timeout: float = 75.0  # idle keep-alive connections are closed after this
+    http_front: str = "sanic"  # the router's HTTP/1.1 server: sanic, or raw (router/front/, httptools on uvloop)
     config: str = ""
     # High availability (docs/HA.md)
     role: str = "primary"  # primary or standby; only seeds a fresh data dir, the role then lives in DATA/shard-N
@@ -142,5 +143,7 @@ def validate(s: Settings) -> None:
         raise SystemExit("--role standby needs --primary HOST:PORT (the primary's S3 endpoint)")
     if s.replication not in ("async", "sync"):
         raise SystemExit("--replication must be async or sync")
+    if s.http_front not in ("raw", "sanic"):
+        raise SystemExit("--http-front must be raw or sanic")
     if bool(s.tls_cert) != bool(s.tls_key):
         raise SystemExit("TLS needs both --tls-cert and --tls-key")

@@ -8,7 +8,7 @@ Matching is pure; ``preflight`` is the handler for OPTIONS (which browsers send 
 
 from __future__ import annotations
 
-from sanic.response import HTTPResponse
+from .response import HTTPResponse
 
 from shards.errors import S3Error
 

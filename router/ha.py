@@ -21,7 +21,7 @@ import time
 import urllib.request
 
 import orjson
-from sanic.response import HTTPResponse
+from .response import HTTPResponse
 
 from shards.errors import S3Error
 

@@ -7,7 +7,7 @@ import asyncio
 import base64
 import hashlib
 
-from sanic.response import HTTPResponse
+from .response import HTTPResponse
 
 from shards import checksums
 from shards.errors import S3Error

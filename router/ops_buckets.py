@@ -12,7 +12,7 @@ import base64
 import binascii
 import hashlib
 
-from sanic.response import HTTPResponse
+from .response import HTTPResponse
 
 from shards import bucket_config, checksums
 from shards.errors import S3Error

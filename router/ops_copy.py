@@ -5,7 +5,7 @@ windows, so memory stays bounded whatever the object's size.
 
 from __future__ import annotations
 
-from sanic.response import HTTPResponse
+from .response import HTTPResponse
 
 from shards.copying import SELF_COPY, check_source_size, copied_fields, kept_digests
 from shards.errors import S3Error

@@ -12,7 +12,7 @@ import base64
 import binascii
 import zlib
 
-from sanic.response import HTTPResponse
+from .response import HTTPResponse
 
 from shards.errors import S3Error
 

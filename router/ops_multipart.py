@@ -8,7 +8,7 @@ import asyncio
 import heapq
 from urllib.parse import quote, unquote
 
-from sanic.response import HTTPResponse
+from .response import HTTPResponse
 
 from shards import checksums
 from shards import multipart_checksums as mc

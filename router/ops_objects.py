@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from sanic.response import HTTPResponse
+from .response import HTTPResponse
 
 from shards import checksums
 from shards.errors import S3Error
@@ -205,7 +205,7 @@ async def get_object(call: Call, with_body: bool = True) -> HTTPResponse:
         call.request.transport.abort()
         if isinstance(exc, asyncio.CancelledError):
             raise
-    return None  # already sent: sanic must not try to send it again
+    return None  # already sent: the HTTP front must not send it again
 
 
 async def head_object(call: Call) -> HTTPResponse:

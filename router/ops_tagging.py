@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from sanic.response import HTTPResponse
+from .response import HTTPResponse
 
 from shards.errors import S3Error
 from shards.tags import validate_object_tags

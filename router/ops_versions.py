@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 
-from sanic.response import HTTPResponse
+from .response import HTTPResponse
 
 from shards.errors import S3Error
 from shards.versions import check_version_id

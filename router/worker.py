@@ -75,6 +75,10 @@ def main() -> None:
     from shards.profiling import maybe_profile
     maybe_profile(f"router {index}")
     sock = socket.socket(fileno=fd)
+    if settings.http_front == "raw":  # router/front/: httptools on uvloop, the same Service as the sanic app
+        from .front import serve
+        serve(settings, sock, name=f"cairn_router_{index}")
+        return
     app = build_app(settings, name=f"cairn_router_{index}")
     app.after_server_start(stop_once_on_signals)
     app.register_middleware(close_connections_when_stopping, "response")
