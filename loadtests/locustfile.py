@@ -21,7 +21,7 @@ import uuid
 from locust import FastHttpUser, between, events, task
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from loadtests.s3client import Signer, md5_etag, object_path  # noqa: E402
+from loadtests.s3client import Signer, md5_etag, multipart_upload, object_path  # noqa: E402
 
 ACCESS = os.environ.get("CAIRN_ACCESS_KEY", "cairn")
 SECRET = os.environ.get("CAIRN_SECRET_KEY", "cairn-dev-secret")
@@ -100,19 +100,9 @@ class MultipartLarge(S3User):
     def upload(self) -> None:
         key = f"mpu/{uuid.uuid4().hex}"
         path = object_path(BUCKET, key)
-        r = self.request("POST", path, "uploads", name="CreateMultipartUpload")
-        m = re.search(rb"<UploadId>([^<]+)</UploadId>", r.content or b"")
-        if not m:
+        parts = [random.randbytes(self.PART), random.randbytes(self.PART), random.randbytes(1 << 20)]
+        if multipart_upload(lambda m, p, q, b, name: self.request(m, p, q, body=b, name=name), path, parts) is None:
             return
-        upload_id = m.group(1).decode()
-        parts, etags = [random.randbytes(self.PART), random.randbytes(self.PART), random.randbytes(1 << 20)], []
-        for n, data in enumerate(parts, 1):
-            r = self.request("PUT", path, f"partNumber={n}&uploadId={upload_id}", body=data, name="UploadPart")
-            etags.append(r.headers.get("etag", ""))
-        body = "<CompleteMultipartUpload>" + "".join(
-            f"<Part><PartNumber>{n}</PartNumber><ETag>{e}</ETag></Part>" for n, e in enumerate(etags, 1)
-        ) + "</CompleteMultipartUpload>"
-        self.request("POST", path, f"uploadId={upload_id}", body=body.encode(), name="CompleteMultipartUpload")
         r = self.request("GET", path, name="GET 11m")
         if r.status_code == 200 and r.content != b"".join(parts):
             r.failure("multipart object bytes differ")

@@ -5,6 +5,7 @@ published examples) and UNSIGNED-PAYLOAD, as many SDKs do over TLS."""
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from urllib.parse import quote, urlsplit
 
@@ -43,3 +44,20 @@ def object_path(bucket: str, key: str) -> str:
 
 def md5_etag(data: bytes) -> str:
     return f'"{hashlib.md5(data).hexdigest()}"'
+
+
+def multipart_upload(send, path: str, parts: list[bytes]):
+    """CreateMultipartUpload, one UploadPart per item of ``parts``, CompleteMultipartUpload. ``send(method, path,
+    query, body, name)`` makes one signed request and returns its response. Returns Complete's response, or
+    None if the upload could not be created."""
+    r = send("POST", path, "uploads", b"", "CreateMultipartUpload")
+    m = re.search(rb"<UploadId>([^<]+)</UploadId>", r.content or b"")
+    if not m:
+        return None
+    upload = m.group(1).decode()
+    etags = [send("PUT", path, f"partNumber={n}&uploadId={upload}", data, "UploadPart").headers.get("etag", "")
+             for n, data in enumerate(parts, 1)]
+    xml = "<CompleteMultipartUpload>" + "".join(
+        f"<Part><PartNumber>{n}</PartNumber><ETag>{e}</ETag></Part>" for n, e in enumerate(etags, 1)
+    ) + "</CompleteMultipartUpload>"
+    return send("POST", path, f"uploadId={upload}", xml.encode(), "CompleteMultipartUpload")
