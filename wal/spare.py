@@ -7,7 +7,7 @@ goes in, in one of two ways (`fill`):
   so fdatasync has no metadata (size, extents) to flush: measured on this
   machine kind, 4 KiB write + fdatasync 0.10-0.17 ms vs 0.20-0.42 ms when each
   write extends the file (docs/DURABILITY.md); group commit of 4 KiB records
-  1.2-1.4x the records/s of `fallocate`. The price: every segment is written
+  1.2-1.5x the records/s of `fallocate`. The price: every segment is written
   twice, which halves the disk bandwidth left for big records.
 * `fallocate`: blocks reserved as unwritten extents (they read as zeros,
   nothing is written). An fdatasync then also commits the extents' conversion
@@ -126,7 +126,7 @@ class Spares:
 def default_fill(policy: SyncPolicy) -> str:
     """Written zeros where fsyncs are small and frequent (`always`: an fdatasync
     into unwritten extents also commits their conversion, which cost group
-    commit of 4 KiB records 20-30% here); reserved extents elsewhere, where
+    commit of 4 KiB records 15-35% here); reserved extents elsewhere, where
     fsyncs are rare and writing every segment twice would halve the disk
     bandwidth left for data (bench/wal_append.py, docs/ENGINE.md)."""
     return "zeros" if policy.mode == "always" else "fallocate"
