@@ -338,9 +338,9 @@ class Peer:
 
 class CairnPeer(Peer):
     def __init__(self, name: str, preset: str = "balanced", shards: int = 0, routers: int = 0,
-                 only: set | None = None, concs: set | None = None) -> None:
+                 only: set | None = None, concs: set | None = None, root: str = ROOT) -> None:
         super().__init__(name)
-        self.preset, self.shards, self.routers = preset, shards, routers
+        self.preset, self.shards, self.routers, self.root = preset, shards, routers, root
         self.only, self.concs = only, concs
         n, r = shards or os.cpu_count(), routers or 1
         self.label = f"Cairn ({preset}, {n} shard{'s' * (n > 1)}, {r} router{'s' * (r > 1)})"
@@ -360,8 +360,8 @@ class CairnPeer(Peer):
         if self.routers:
             cmd += ["--routers", str(self.routers)]
         logf = open(os.path.join(workdir, self.name + ".log"), "w")
-        env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=logf, stderr=subprocess.STDOUT, env=env,
+        env = {**os.environ, "PYTHONPATH": self.root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        self.proc = subprocess.Popen(cmd, cwd=self.root, stdout=logf, stderr=subprocess.STDOUT, env=env,
                                      start_new_session=True)
         self.url = f"http://127.0.0.1:{port}"
         wait_http(self.url + "/_cairn/ready", 120, want_ok=True)
@@ -1048,6 +1048,8 @@ def build_peers(args) -> tuple[list[Peer], list[Peer]]:
             sys.exit(f"unknown peer {name}")
     if args.rgw and "rgw" not in wanted:
         peers.append(RgwPeer(args.rgw))
+    for path in args.baseline:
+        peers.append(CairnPeer("base:" + os.path.basename(os.path.abspath(path)), root=os.path.abspath(path)))
     scaling: list[Peer] = []
     if args.scaling:
         sw, sc = set(args.scaling.split(",")), {int(c) for c in args.scaling_concurrency.split(",")}
@@ -1080,6 +1082,8 @@ def main() -> None:
     ap.add_argument("--out", help="also write the markdown table here")
     ap.add_argument("--jsonl", default=os.path.join(HERE, "results", "peers.jsonl"),
                     help="every cell's raw figures are appended here ('' for none)")
+    ap.add_argument("--baseline", metavar="DIR", action="append", default=[],
+                    help="also run the Cairn of another checkout (an A/B of a change), as the column 'base:DIR'")
     ap.add_argument("--workdir", help="data directories and logs (default: a temporary directory)")
     ap.add_argument("--hello-server", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -1105,20 +1109,26 @@ def main() -> None:
     try:
         def start(p: Peer) -> None:
             t0 = time.monotonic()
-            p.start(workdir)
+            try:
+                p.start(workdir)
+            except BaseException:
+                p.stop()        # whatever it had started (never more: stop() only signals PIDs it owns)
+                raise
             started.append(p)
             log(f"started {p.name} at {p.url} in {time.monotonic() - t0:.1f} s")
-        slow = [p for p in peers if isinstance(p, RgwPeer)]
         errors: list = []
-        threads = [threading.Thread(target=lambda p=p: _catch(errors, p, start)) for p in slow]
+        slow = [p for p in peers if isinstance(p, RgwPeer)]
+        threads = [threading.Thread(target=_catch, args=(errors, p, start)) for p in slow]
         for t in threads:
             t.start()
         for p in peers:
             if p not in slow:
-                start(p)
+                _catch(errors, p, start)
         for t in threads:
             t.join()
         for p, e in errors:
+            if p is peers[0]:
+                raise RuntimeError(f"Cairn did not start: {e!r} (log in {workdir})")
             log(f"{p.name} did not start ({e!r}); left out")
             peers.remove(p)
             if p in scaling:
