@@ -118,11 +118,15 @@ def main() -> None:
     try:
         uvloop.run(serve(settings))
     except OSError as exc:
-        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
-            raise
-        # one clear line instead of a traceback per restart while the directory stays read-only
-        log.error("shard %d cannot start: its data directory is not writable (%s); the supervisor retries",
-                  settings["number"], exc)
+        # storage that fails under the shard (read-only, an fsync error, at start or at the final sync): one clear
+        # line, not a traceback per restart; the supervisor restarts the shard
+        cause = f"{exc} ({exc.__cause__})" if exc.__cause__ else str(exc)
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            log.error("shard %d cannot write its data directory (%s); the supervisor retries", settings["number"],
+                      cause)
+        else:
+            log.error("shard %d stopped: its storage failed (%s); it recovers from its log when restarted",
+                      settings["number"], cause)
         sys.exit(1)
 
 
