@@ -29,7 +29,7 @@ class Settings:
     io_backend: str = "auto"  # auto (io_uring, else thread pool), io_uring, threadpool
     group_commit: str = "on"  # sync always: concurrent commits share one fsync (on) or each waits for its own (off)
     segment_size: int = 64 << 20  # bytes per WAL segment file (pre-zeroed at this size)
-    checkpoint_records: int = 50_000  # index checkpoint after this many log records (bounds a restart's replay)
+    checkpoint_records: int = 20_000  # index checkpoint after this many log records (bounds a restart's replay)
     checkpoint_seconds: float = 5.0  # ...or this long after the first change since the last one
     compact_live_ratio: float = 0.5  # a sealed segment whose live bytes fall under this share is rewritten
     compact_mib_s: float = 32.0  # compaction's I/O budget (MiB/s of copying), so it never starves requests

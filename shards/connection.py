@@ -286,3 +286,5 @@ class RouterConnection(asyncio.Protocol):
         stream = BodyStream(self, req_id)
         self.streams[req_id] = stream
         stream.task = asyncio.ensure_future(stream.run(pieces))
+        token = self.store.pin()  # compaction keeps the data this read points at until the stream ends
+        stream.task.add_done_callback(lambda _task: self.store.unpin(token))

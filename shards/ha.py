@@ -62,6 +62,8 @@ class ShardHA:
         self.replicator = Replicator(self.shard, self, self.settings)
         await self.replicator.start(self.settings.get("host") or "127.0.0.1", base + self.shard.number if base else 0)
         self.shard.store.replicate = self.replicator.replicated
+        # compaction must not remove segment files a standby has not received yet
+        self.shard.store.retain_lsn = lambda: self.replicator.acked if (self.role.peer or self.replicator.acked) else None
 
     def _follow(self) -> None:
         self.standby = Standby(self.shard, self, self.settings)

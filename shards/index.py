@@ -113,6 +113,14 @@ class Index:
         row = self._reader.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
         return None if row is None else row[0]
 
+    def trimmed(self) -> bool:
+        """Whether compaction ever removed a segment (the log then no longer holds the whole history)."""
+        return self.meta("trimmed") is not None
+
+    def mark_trimmed(self) -> None:
+        if not self.trimmed():
+            self._reader.execute("INSERT OR REPLACE INTO meta VALUES ('trimmed', x'01')")
+
     def freeze(self) -> None:
         """Start a checkpoint: the active memtable becomes the frozen one, read-only from now on."""
         if self.frozen is not None:
@@ -160,7 +168,7 @@ class Index:
         """Forget everything (a rebuild from the whole log follows)."""
         self.active, self.frozen = Memtable(), None
         self._writer.execute("DELETE FROM objects")
-        self._writer.execute("DELETE FROM meta")
+        self._writer.execute("DELETE FROM meta WHERE name != 'trimmed'")
 
     # -- lookups ------------------------------------------------------------------------------------------
     def versions(self, bucket: str, key: str) -> list | None:

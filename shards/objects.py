@@ -40,7 +40,7 @@ class Upload:
     bucket versioning, write conditions (``cond``) and, for a copy streamed from another shard, ``keep``: the
     source's ETag and checksums when they cannot be recomputed from the bytes (multipart sources)."""
 
-    __slots__ = ("store", "meta", "md5", "ck", "algo", "buf", "chunks", "size")
+    __slots__ = ("store", "meta", "md5", "ck", "algo", "buf", "chunks", "size", "__weakref__")
 
     def __init__(self, store: Store, meta: dict) -> None:
         # refuse before the body is stored; write_object decides for good when the record applies
@@ -53,6 +53,7 @@ class Upload:
         self.buf = bytearray()
         self.chunks: list = []
         self.size = 0
+        store.writers.add(self)  # compaction leaves the segments holding our chunks alone until we are done
 
     def feed(self, data: bytes) -> None:
         self.md5.update(data)

@@ -20,6 +20,7 @@ from wal.log import Log
 from wal.sync import policy_for
 
 from . import roles
+from .compaction import Compactor
 from .connection import RouterConnection
 from .ha import ShardHA
 from .metrics import WalMetrics
@@ -77,9 +78,11 @@ async def serve(settings: dict) -> None:
     metrics.backend(io.name)
     wal = Log(os.path.join(home, "wal"), sync=policy, observer=metrics,
               segment_size=settings.get("segment_size") or 64 << 20, io=io)
-    store = Store(wal, os.path.join(home, "index"), checkpoint_records=settings.get("checkpoint_records") or 50_000,
+    store = Store(wal, os.path.join(home, "index"), checkpoint_records=settings.get("checkpoint_records") or 20_000,
                   checkpoint_seconds=settings.get("checkpoint_seconds") or 5.0)
     store.recover(full=settings.get("recovery") == "full")
+    store.compactor = Compactor(store, live_ratio=settings.get("compact_live_ratio") or 0.5,
+                                mib_s=settings.get("compact_mib_s") or 32.0)
     metrics.recovered(wal.report)
     for bad in wal.report.corrupt_ranges:
         log.error("shard %d: corrupt log range segment %d bytes %d-%d (%s): objects stored there answer "

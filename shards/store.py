@@ -15,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import itertools
 import struct
 import time
+import weakref
 from collections import deque
 
 import orjson
@@ -77,7 +79,7 @@ register_state("buckets", _dump_buckets, _load_buckets)
 
 
 class Store:
-    def __init__(self, wal: Log, index_dir: str | None = None, *, checkpoint_records: int = 50_000,
+    def __init__(self, wal: Log, index_dir: str | None = None, *, checkpoint_records: int = 20_000,
                  checkpoint_seconds: float = 5.0) -> None:
         self.wal = wal
         self.index = Index(index_dir or os.path.join(wal.directory, "index"))
@@ -90,6 +92,16 @@ class Store:
         self._checkpointing: asyncio.Task | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._recovering = False
+        # Compaction (shards/compaction.py): its state once a COMPACT record or a checkpoint made one, the
+        # uploads writing CHUNK records right now (their chunks are not in the index yet), streamed reads in
+        # progress (token -> compaction epoch when they started), and, on an HA primary, the lowest LSN a
+        # standby may still need from the segment files.
+        self._compaction = None
+        self.compactor = None
+        self.writers: weakref.WeakSet = weakref.WeakSet()
+        self._pins: dict[int, int] = {}
+        self._pin_ids = itertools.count()
+        self.retain_lsn = None
         self.recovery_seconds = 0.0
         # Records appended but not yet applied, in LSN order: live writes apply strictly in LSN order (the
         # order recovery replays), whichever writer's commit wakes first.
@@ -105,10 +117,13 @@ class Store:
         t0 = time.perf_counter()
         self._recovering = True
         try:
-            resume = None if full else self._load_checkpoint()
+            # a full recovery rebuilds from the whole log, unless compaction removed its start
+            resume = self._load_checkpoint() if not full or self.index.trimmed() else None
             try:
                 n = self._replay(resume, full)
             except CannotResume as exc:
+                if full:
+                    raise
                 log.warning("checkpoint at lsn %d unusable (%s): rebuilding the index from the whole log",
                             resume.lsn, exc)
                 n = self._replay(None, full)
@@ -139,14 +154,22 @@ class Store:
                 load(self, None)
             self._applied, self.checkpointed_lsn = None, 0
         n = 0
+        after = 0 if resume is None else resume.lsn  # a full scan reads (and verifies) older records too
         records = self.wal.recover(full=full, resume=resume)
         try:
             for rec in records:
+                if rec.lsn <= after:
+                    continue
                 if n == 0 and resume is not None and rec.lsn != resume.lsn + 1:
                     raise CannotResume(f"the log goes on at lsn {rec.lsn}, not {resume.lsn + 1}")
                 if rec.type != RecordType.CHUNK:
                     self.apply(rec.type, rec.lsn, rec.payload, rec.location)
                 n += 1
+                if self._behind() >= self.checkpoint_records:
+                    # a long replay checkpoints as it goes, so memory stays bounded; what it covers must be on
+                    # disk first (the previous process may have died before its last fsync)
+                    self.wal.fsync_segments_before(rec.location.segment + 1)
+                    self.checkpoint_now()
         finally:
             records.close()
         if resume is not None and n == 0 and self.wal.last_lsn != resume.lsn:
@@ -189,6 +212,8 @@ class Store:
             self.index.release_frozen(written)
         if written:
             self.checkpointed_lsn, self.checkpoints = lsn, self.checkpoints + 1
+            if self.compactor is not None:
+                self.compactor.kick()
 
     def _behind(self) -> int:
         """Records applied since the last checkpoint (CHUNKs between them included: what a restart replays)."""
@@ -213,12 +238,27 @@ class Store:
         if self._checkpointing is None or self._checkpointing.done():
             self._checkpointing = asyncio.get_running_loop().create_task(self.checkpoint())
 
+    # -- pins: streamed reads hold data locations across awaits ------------------------------------------------
+    def pin(self) -> int:
+        token = next(self._pin_ids)
+        self._pins[token] = 0 if self._compaction is None else self._compaction.epoch
+        return token
+
+    def unpin(self, token: int) -> None:
+        self._pins.pop(token, None)
+
+    def pinned_before(self, epoch: int) -> bool:
+        """Whether a read that started before the ``epoch``-th relocation is still streaming."""
+        return any(e < epoch for e in self._pins.values())
+
     async def close(self) -> None:
         """Finish any checkpoint, close the log (its final sync), then checkpoint what is left, so the next
         start replays nothing."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self.compactor is not None:
+            await self.compactor.stop()
         if self._checkpointing is not None:
             await asyncio.gather(self._checkpointing, return_exceptions=True)
         await self.wal.close()
@@ -244,6 +284,8 @@ class Store:
                 entry["loc"] = [Location(loc[0], loc[1] + data_off, entry["size"])] if entry.get("size") else []
             else:
                 entry["loc"] = [Location(*c) for c in chunks]
+                if self._compaction is not None:  # a copy may name data that compaction moves
+                    self._compaction.on_version(b, k, entry)
             self.index.put(b, k, entry)
         elif rtype == RecordType.DELETE:
             meta = orjson.loads(payload)
@@ -297,3 +339,7 @@ class Store:
         """``write`` for a conditional record: the error code if its condition failed when it was applied."""
         lsn = await self.write(rtype, payload)
         return self.rejected.pop(lsn, None)
+
+
+# Modules whose records Store.apply hands over must be loaded wherever a Store replays a log.
+from . import compaction, multipart_state  # noqa: E402,F401

@@ -23,7 +23,7 @@ from typing import Iterator
 from .io import IOBackend, ThreadPoolIO
 from .records import HEADER_SIZE, CorruptRecord, checksum, decode_header, encode_header
 from .recovery import CannotResume, RecoveryReport, ResumeAt, recover_directory, zero_fill
-from .segments import Location, Recovered, segment_name
+from .segments import Location, Recovered, list_segments, segment_name
 from .spare import Spares, default_fill, make_segment_file
 from .sync import Flusher, Observer, SyncFailed, SyncPolicy
 
@@ -307,6 +307,43 @@ class Log:
             return self._fds[segment]
         except KeyError:
             raise KeyError(f"no open segment {segment}") from None
+
+    def first_lsn(self, segment: int) -> int | None:
+        """The LSN of a segment's first record (None: no such segment, or nothing in it yet)."""
+        fd = self._fds.get(segment)
+        if fd is None:
+            return None
+        try:
+            return decode_header(self._io.pread(fd, HEADER_SIZE, 0)).lsn
+        except (CorruptRecord, EOFError):
+            return None
+
+    def fsync_segments_before(self, end: int) -> int:
+        """fsync every segment file numbered below `end`, by name: usable while recover() runs (a recovery
+        that checkpoints as it replays). Returns the last segment synced."""
+        last = 0
+        for number in list_segments(self.directory):
+            if number >= end:
+                break
+            fd = os.open(os.path.join(self.directory, segment_name(number)), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            last = number
+        return last
+
+    def segment_bytes(self, segment: int) -> int:
+        return os.fstat(self.fd_for(segment)).st_size
+
+    def remove_segment(self, segment: int) -> None:
+        """Delete a sealed segment whose records nobody needs any more (compaction decided that)."""
+        if segment == self._active:
+            raise ValueError("the active segment cannot be removed")
+        fd = self._fds.pop(segment)
+        os.unlink(os.path.join(self.directory, segment_name(segment)))
+        self._io.close(fd)
+        self._dir_dirty = True  # the removal is durable with the next directory fsync
 
     def damaged(self, loc: Location) -> bool:
         """Whether recovery found the record at `loc` inside a corrupt range

@@ -46,6 +46,7 @@ class RecordType(enum.IntEnum):
     CHECKPOINT = 6
     MULTIPART = 7
     TAGGING = 8
+    COMPACT = 9
 
 
 class CorruptRecord(Exception):

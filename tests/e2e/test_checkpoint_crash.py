@@ -1,6 +1,7 @@
-"""Seeded kill -9 of shards while clients overwrite and delete keys and the shards checkpoint their index every few
-records: after the restarts (light recovery: checkpoint + log tail) every key holds what its last acknowledged
-write left, or what a write that was cut short by the kill would have left — never anything else."""
+"""Seeded kill -9 of shards while clients overwrite and delete keys, the shards checkpoint their index every few
+records and (second case) compact their log all the time: after the restarts (light recovery: checkpoint + log
+tail) every key holds what its last acknowledged write left, or what a write that was cut short by the kill would
+have left — never anything else."""
 
 import hashlib
 import os
@@ -17,12 +18,16 @@ from tests.e2e.test_crash_presets import shard_pid
 from tests.support.server import CairnServer
 
 SIZES = [0, 10, 4096, 300_000]
-EXTRA = ["--segment-size", str(1 << 20), "--checkpoint-records", "8", "--checkpoint-seconds", "0.05"]
+CHECKPOINTS = ["--segment-size", str(1 << 20), "--checkpoint-records", "8", "--checkpoint-seconds", "0.05"]
+# tiny segments, most of them dead after a few overwrites, and a compaction pass after every checkpoint
+COMPACTION = ["--segment-size", str(64 << 10), "--checkpoint-records", "8", "--checkpoint-seconds", "0.05",
+              "--compact-live-ratio", "0.9", "--compact-mib-s", "64"]
 GONE = "gone"
 
 
 def worker(server, seed, state, stop):
-    """Owns keys w{seed}-0..7; state[key] = (last acknowledged outcome, outcome of a write that failed since)."""
+    """Owns keys w{seed}-0..7. state[key] = the outcomes a restart may show: the last acknowledged one, plus every
+    write since that failed (a kill can cut a write after it was applied but before the client heard back)."""
     rng = random.Random(seed)
     s3 = server.client()
     while not stop.is_set():
@@ -32,21 +37,22 @@ def worker(server, seed, state, stop):
         else:
             data = rng.randbytes(rng.choice(SIZES))
             outcome, op = hashlib.sha256(data).hexdigest(), lambda: s3.put_object(Bucket="ckpt", Key=key, Body=data)
-        acked, _ = state.get(key, (GONE, None))
-        state[key] = (acked, outcome)  # in flight: either may be what a kill leaves
+        possible = state.setdefault(key, {GONE})
+        possible.add(outcome)  # in flight: a kill may leave either
         try:
             op()
         except Exception:
             time.sleep(0.02)
             continue
-        state[key] = (outcome, None)
+        state[key] = {outcome}
 
 
-@pytest.mark.parametrize("seed", [21, 22])
-def test_kill9_during_writes_and_checkpoints_keeps_every_acknowledged_outcome(tmp_path, seed):
+@pytest.mark.parametrize("seed, extra", [(21, CHECKPOINTS), (22, CHECKPOINTS), (23, COMPACTION), (24, COMPACTION)],
+                         ids=["checkpoints-21", "checkpoints-22", "compaction-23", "compaction-24"])
+def test_kill9_during_writes_checkpoints_and_compaction_keeps_every_acknowledged_outcome(tmp_path, seed, extra):
     rng = random.Random(seed)
     data_dir = tmp_path / "data"
-    srv = CairnServer(data_dir, shards=2, preset="durable", extra=EXTRA).start()
+    srv = CairnServer(data_dir, shards=2, preset="durable", extra=extra).start()
     state, stop = {}, threading.Event()
     threads = []
     try:
@@ -68,16 +74,18 @@ def test_kill9_during_writes_and_checkpoints_keeps_every_acknowledged_outcome(tm
     assert len(state) >= 16, "the workers should have touched their keys"
     checkpoints = [_checkpoint_lsn(data_dir, n) for n in range(2)]
     assert all(lsn > 0 for lsn in checkpoints), f"each shard should have checkpointed: {checkpoints}"
+    if extra is COMPACTION:
+        assert any(_removed_segments(data_dir, n) for n in range(2)), "compaction should have removed segments"
 
-    srv = CairnServer(data_dir, shards=2, preset="durable", extra=EXTRA).start()
+    srv = CairnServer(data_dir, shards=2, preset="durable", extra=extra).start()
     try:
         s3 = srv.client()
-        for key, (acked, maybe) in sorted(state.items()):
+        for key, possible in sorted(state.items()):
             try:
                 found = hashlib.sha256(s3.get_object(Bucket="ckpt", Key=key)["Body"].read()).hexdigest()
             except s3.exceptions.NoSuchKey:
                 found = GONE
-            assert found in (acked, maybe), f"{key}: holds {found}, acknowledged {acked}, in flight {maybe}"
+            assert found in possible, f"{key}: holds {found}, which no acknowledged or cut-short write left"
         listed = {o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket="ckpt")
                   for o in page.get("Contents", [])}
         present = {k for k in state if s3.list_objects_v2(Bucket="ckpt", Prefix=k).get("KeyCount")}
@@ -93,3 +101,8 @@ def _checkpoint_lsn(data_dir, shard: int) -> int:
     finally:
         db.close()
     return 0 if row is None else orjson.loads(row[0])["lsn"]
+
+
+def _removed_segments(data_dir, shard: int) -> int:
+    numbers = [int(n[:16]) for n in os.listdir(f"{data_dir}/shard-{shard}/wal") if n.endswith(".seg")]
+    return max(numbers) - len(numbers) if numbers else 0

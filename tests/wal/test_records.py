@@ -25,7 +25,7 @@ def test_on_disk_constants_are_frozen():
     assert MAGIC.to_bytes(4, "little") == b"CRN\x01"
     assert {t.name: t.value for t in RecordType} == {
         "CHUNK": 1, "PUT": 2, "DELETE": 3, "BUCKET_PUT": 4, "BUCKET_DELETE": 5,
-        "CHECKPOINT": 6, "MULTIPART": 7, "TAGGING": 8,
+        "CHECKPOINT": 6, "MULTIPART": 7, "TAGGING": 8, "COMPACT": 9,
     }
 
 
