@@ -175,8 +175,10 @@ register_state("compaction", lambda store: state_of(store).dump(),
 class Compactor:
     """Runs after checkpoints: picks victims, copies their live bytes, removes relocated segment files."""
 
-    def __init__(self, store: Store, *, live_ratio: float = 0.5, mib_s: float = 32.0) -> None:
+    def __init__(self, store: Store, *, live_ratio: float = 0.5, mib_s: float = 32.0, may_relocate=None) -> None:
         self.store = store
+        # only a primary writes COMPACT records (a standby applies its primary's); removing files is local
+        self.may_relocate = may_relocate or (lambda: True)
         self.live_ratio = live_ratio
         self.bytes_per_s = mib_s * (1 << 20)
         self.reclaimed_bytes = 0
@@ -218,6 +220,8 @@ class Compactor:
         self.remove_released()
         store = self.store
         st = state_of(store)
+        if not self.may_relocate():
+            return []
         if st.victims:  # an earlier pass stopped between begin and move: finish those first
             victims = sorted(st.victims)
         else:
@@ -235,6 +239,8 @@ class Compactor:
         await store.write(RecordType.COMPACT, encode({"t": "move", "v": victims, "m": moves,
                                                        "k": sorted(keys)}))
         log.info("compaction: relocated %d ranges out of segments %s", len(moves), victims)
+        if store.metrics is not None:
+            store.metrics.moved(sum(ranges.values()))
         self.remove_released()
         return victims
 
@@ -363,6 +369,8 @@ class Compactor:
             del st.release[seg]
             self.segments_removed += 1
             self.reclaimed_bytes += size
+            if store.metrics is not None:
+                store.metrics.removed(size)
             log.info("compaction: removed segment %d (%d bytes)", seg, size)
 
 

@@ -15,6 +15,36 @@ WAL_RECOVERY_SECONDS = Gauge("cairn_wal_recovery_seconds", "Duration of the shar
                              multiprocess_mode="max")
 WAL_CORRUPT_RANGES = Gauge("cairn_wal_corrupt_ranges", "Corrupt log ranges found by the last recovery", ["shard"],
                            multiprocess_mode="max")
+INDEX_CHECKPOINTS = Counter("cairn_index_checkpoints", "Index checkpoints written", ["shard"])
+INDEX_CHECKPOINT_LSN = Gauge("cairn_index_checkpoint_lsn", "LSN the last index checkpoint covers", ["shard"],
+                             multiprocess_mode="max")
+COMPACTION_SEGMENTS = Counter("cairn_compaction_segments_removed", "Log segment files compaction removed", ["shard"])
+COMPACTION_BYTES = Counter("cairn_compaction_reclaimed_bytes", "Bytes of segment files compaction removed",
+                           ["shard"])
+COMPACTION_MOVED = Counter("cairn_compaction_moved_bytes", "Live bytes compaction copied to the log's end", ["shard"])
+
+
+class EngineMetrics:
+    """Checkpoint and compaction events, reported by shards/store.py and shards/compaction.py."""
+
+    def __init__(self, shard: int) -> None:
+        label = str(shard)
+        self._checkpoints = INDEX_CHECKPOINTS.labels(label)
+        self._checkpoint_lsn = INDEX_CHECKPOINT_LSN.labels(label)
+        self._segments = COMPACTION_SEGMENTS.labels(label)
+        self._reclaimed = COMPACTION_BYTES.labels(label)
+        self._moved = COMPACTION_MOVED.labels(label)
+
+    def checkpointed(self, lsn: int) -> None:
+        self._checkpoints.inc()
+        self._checkpoint_lsn.set(lsn)
+
+    def moved(self, nbytes: int) -> None:
+        self._moved.inc(nbytes)
+
+    def removed(self, nbytes: int) -> None:
+        self._segments.inc()
+        self._reclaimed.inc(nbytes)
 
 
 class WalMetrics:

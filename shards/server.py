@@ -23,7 +23,7 @@ from . import roles
 from .compaction import Compactor
 from .connection import RouterConnection
 from .ha import ShardHA
-from .metrics import WalMetrics
+from .metrics import EngineMetrics, WalMetrics
 from .protocol import PUSH_ACK_TIMEOUT
 from .store import Store
 
@@ -81,14 +81,16 @@ async def serve(settings: dict) -> None:
     store = Store(wal, os.path.join(home, "index"), checkpoint_records=settings.get("checkpoint_records") or 20_000,
                   checkpoint_seconds=settings.get("checkpoint_seconds") or 5.0)
     store.recover(full=settings.get("recovery") == "full")
-    store.compactor = Compactor(store, live_ratio=settings.get("compact_live_ratio") or 0.5,
-                                mib_s=settings.get("compact_mib_s") or 32.0)
+    store.metrics = EngineMetrics(number)
     metrics.recovered(wal.report)
     for bad in wal.report.corrupt_ranges:
         log.error("shard %d: corrupt log range segment %d bytes %d-%d (%s): objects stored there answer "
                   "InternalError; run cairn check for a full report", number, *bad)
     shard = Shard(number, store)
     shard.ha = ShardHA(shard, home, role, settings)
+    store.compactor = Compactor(store, live_ratio=settings.get("compact_live_ratio") or 0.5,
+                                mib_s=settings.get("compact_mib_s") or 32.0,
+                                may_relocate=lambda: shard.ha.role.is_primary and not shard.ha.fenced)
     await shard.ha.start()
     path = socket_path(settings["data_dir"], number)
     if os.path.exists(path):

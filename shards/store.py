@@ -102,6 +102,7 @@ class Store:
         self._pins: dict[int, int] = {}
         self._pin_ids = itertools.count()
         self.retain_lsn = None
+        self.metrics = None  # shards/metrics.py EngineMetrics, when running in a shard process
         self.recovery_seconds = 0.0
         # Records appended but not yet applied, in LSN order: live writes apply strictly in LSN order (the
         # order recovery replays), whichever writer's commit wakes first.
@@ -212,6 +213,8 @@ class Store:
             self.index.release_frozen(written)
         if written:
             self.checkpointed_lsn, self.checkpoints = lsn, self.checkpoints + 1
+            if self.metrics is not None:
+                self.metrics.checkpointed(lsn)
             if self.compactor is not None:
                 self.compactor.kick()
 
