@@ -39,7 +39,7 @@ async def stop_once_on_signals(app) -> None:
 def close_connections_when_stopping(request, response) -> None:
     # sanic lets a busy keep-alive connection live through its whole graceful-shutdown window; once stopping,
     # each connection closes after the response it is sending, so a loaded router still stops promptly
-    if shard_client.is_stopping():
+    if shard_client.is_stopping() and request.stream is not None:
         request.stream.keep_alive = False
 
 
