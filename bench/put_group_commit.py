@@ -20,6 +20,7 @@ import asyncio
 import multiprocessing
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -136,7 +137,7 @@ def main() -> None:
     ap.add_argument("--backends", default="threadpool,io_uring")
     ap.add_argument("--shards", type=int, default=0, help="server shards (default: one per core)")
     ap.add_argument("--keys", type=int, default=20000, help="distinct keys, cycled")
-    ap.add_argument("--reps", type=int, default=1, help="repeat every run, keep the best of each")
+    ap.add_argument("--reps", type=int, default=1, help="repeat every run; ratios are medians")
     ap.add_argument("--quick", action="store_true", help="tiny run: a smoke test")
     args = ap.parse_args()
     if args.quick:
@@ -144,29 +145,37 @@ def main() -> None:
     backends = [b for b in args.backends.split(",") if b]
     print(f"put_group_commit: durable preset, PUT 4 KiB, {args.clients} clients over {args.procs} processes, "
           f"{args.duration:g} s per run  ({disk_ref.load()})", flush=True)
-    results: dict[tuple[str, str], dict] = {}
+    runs: dict[tuple[str, str], list[dict]] = {}
     with tempfile.TemporaryDirectory(prefix="put-gc-") as tmp:
-        for _ in range(args.reps):
+        for rep in range(args.reps):
             for backend in backends:
-                for gc in ("on", "off"):
+                # on/off back to back, the order alternating between reps: the load on this shared machine moves
+                # by the minute, so a ratio is the median over reps of the ratio within one rep.
+                for gc in (("on", "off") if rep % 2 == 0 else ("off", "on")):
                     r = bench_one(tmp, gc, backend, args)
-                    best = results.get((gc, backend))
-                    results[gc, backend] = r if best is None or r["ops_s"] > best["ops_s"] else best
+                    runs.setdefault((gc, backend), []).append(r)
                     print(f"group-commit {gc:3s} {backend:10s} (shards: {r['io']})  {r['ops_s']:8.0f} PUT/s  "
                           f"p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:7.2f} ms  {r['fsyncs_s']:7.0f} fsyncs/s  "
                           f"{r['per_fsync']:5.1f} PUTs/fsync  errors {r['errors']}  ({disk_ref.load()})", flush=True)
     if args.reps > 1:
-        print("best of", args.reps, "reps:", flush=True)
+        print(f"medians over {args.reps} reps:", flush=True)
+
+    def ratio_line(label: str, a: list[dict], b: list[dict]) -> str:
+        within = [x["ops_s"] / max(y["ops_s"], 1e-9) for x, y in zip(a, b)]
+        line = f"ratio {label} = {statistics.median(within):.2f}"
+        if len(within) > 1:
+            line += "   (reps: " + ", ".join(f"{x:.2f}" for x in within) + ")"
+        return line
+
     for backend in backends:
-        on, off = results["on", backend], results["off", backend]
-        print(f"ratio group-commit on/off  {backend:10s} = {on['ops_s'] / max(off['ops_s'], 1e-9):.2f}  "
-              f"({on['ops_s']:.0f} / {off['ops_s']:.0f} PUT/s)", flush=True)
+        on, off = runs["on", backend], runs["off", backend]
+        print(ratio_line(f"group-commit on/off  {backend:10s}", on, off)
+              + f"   median {statistics.median(r['ops_s'] for r in on):.0f} / "
+              f"{statistics.median(r['ops_s'] for r in off):.0f} PUT/s", flush=True)
     if "io_uring" in backends and "threadpool" in backends:
         for gc in ("on", "off"):
-            u, t = results[gc, "io_uring"], results[gc, "threadpool"]
-            print(f"ratio io_uring/threadpool  group-commit {gc:3s} = {u['ops_s'] / max(t['ops_s'], 1e-9):.2f}",
-                  flush=True)
-
+            print(ratio_line(f"io_uring/threadpool  group-commit {gc:3s}", runs[gc, "io_uring"],
+                             runs[gc, "threadpool"]), flush=True)
 
 if __name__ == "__main__":
     main()

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """WAL append throughput at 1 MiB records against a raw sequential write of the same bytes on the same disk.
 
-    python3 bench/wal_append.py [--total-mib 2048] [--policies none,periodic,always]
+    python3 bench/wal_append.py [--total-mib 1024] [--policies none,periodic,always]
                                 [--backends threadpool,io_uring] [--writers 1] [--dir PATH] [--quick]
 
 For each sync policy and io backend: a fresh log (64 MiB pre-zeroed segments, as a shard has), `--writers`
@@ -12,7 +12,8 @@ by `dd` (and `fio` when installed), with the same durability:
     none / periodic  ->  dd bs=1M conv=fdatasync   (page cache, one fdatasync at the end)  | fio --end_fsync=1
     always           ->  dd bs=1M oflag=dsync      (every 1 MiB block synced before the next) | fio --fdatasync=1
 
-Prints one line per run and `ratio wal/dd` lines (the issue's target: >= 0.8). Figures: docs/ENGINE.md.
+Each WAL run follows its own reference run; prints one line per run and `ratio wal/dd` lines, the median over
+`--reps` of the paired ratios (the issue's target: >= 0.8). Figures: docs/ENGINE.md.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -85,7 +87,7 @@ def run_wal(directory: str, policy: str, backend: str, args) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--total-mib", type=int, default=2048, help="bytes written per run")
+    ap.add_argument("--total-mib", type=int, default=1024, help="bytes written per run")
     ap.add_argument("--record-size", type=int, default=MiB)
     ap.add_argument("--segment-mib", type=int, default=64)
     ap.add_argument("--policies", default="none,periodic,always")
@@ -94,7 +96,7 @@ def main() -> None:
     ap.add_argument("--interval-ms", type=int, default=100)
     ap.add_argument("--fill", choices=["zeros", "fallocate"], help="segment preallocation (default: the log's "
                     "choice for the policy, wal/spare.py default_fill)")
-    ap.add_argument("--reps", type=int, default=1, help="repeat every measurement, keep the best of each")
+    ap.add_argument("--reps", type=int, default=1, help="repeat every pair of runs; ratios are medians")
     ap.add_argument("--dir", help="where to write (default: a temp dir under /tmp; put it on the disk to measure)")
     ap.add_argument("--quick", action="store_true", help="tiny run (64 MiB, 4 MiB segments): a smoke test")
     args = ap.parse_args()
@@ -108,40 +110,43 @@ def main() -> None:
     print(f"wal_append: {args.total_mib} MiB of {args.record_size >> 10} KiB records, {args.writers} writer(s), "
           f"segments {args.segment_mib} MiB ({args.fill or 'default'} fill), dir {base}  ({disk_ref.load()})", flush=True)
     try:
-        # Each rep measures the references and then every WAL run, so a load change on this shared machine hits
-        # both sides of a ratio; the best of each over the reps is kept.
-        refs: dict[str, dict[str, float | None]] = {}
-        results: dict[tuple[str, str], dict] = {}
+        # Every WAL run is paired with a reference run right before it (per policy, per rep), and a ratio is the
+        # median over reps of wal/reference within a pair: on this shared machine the load moves by the minute,
+        # so only measurements taken side by side compare.
+        wal_runs: dict[tuple[str, str], list[float]] = {}
+        pairs: dict[tuple[str, str], list[tuple[float, float | None]]] = {}
         n = 0
         for rep in range(args.reps):
-            for durability in sorted({"dsync" if p == "always" else "fdatasync" for p in policies}):
+            for policy in policies:
+                durability = "dsync" if policy == "always" else "fdatasync"
                 dd = disk_ref.dd_write(base, nbytes, mode=durability)
                 fio = disk_ref.fio_write(base, nbytes, sync_each=durability == "dsync")
-                old = refs.get(durability, {"dd": 0.0, "fio": None})
-                refs[durability] = {"dd": max(dd, old["dd"]), "fio": max(fio, old["fio"] or 0) if fio else None}
                 fio_s = f"{fio:8.0f} MB/s" if fio else "   (not installed)"
                 print(f"reference {durability:9s}  dd {dd:8.0f} MB/s   fio {fio_s}  ({disk_ref.load()})", flush=True)
-            for policy in policies:
                 for backend in backends:
                     n += 1
                     r = run_wal(os.path.join(base, f"wal-{n}"), policy, backend, args)
-                    best = results.get((policy, backend))
-                    results[policy, backend] = r if best is None or r["mb_s"] > best["mb_s"] else best
+                    wal_runs.setdefault((policy, r["io"]), []).append(r["mb_s"])
+                    pairs.setdefault((policy, r["io"]), []).append((r["mb_s"] / dd, r["mb_s"] / fio if fio else None))
                     print(f"wal {policy:8s} {r['io']:10s}  {r['mb_s']:8.0f} MB/s  ({r['seconds']:.2f} s, "
-                          f"{r['fsyncs']} fsyncs)  ({disk_ref.load()})", flush=True)
+                          f"{r['fsyncs']} fsyncs)  wal/dd {r['mb_s'] / dd:.2f}  ({disk_ref.load()})", flush=True)
         if args.reps > 1:
-            print("best of", args.reps, "reps:", flush=True)
-        for (policy, backend), r in results.items():
-            ref = refs["dsync" if policy == "always" else "fdatasync"]
-            line = f"ratio wal/dd  {policy:8s} {backend:10s} = {r['mb_s'] / ref['dd']:.2f}"
-            if ref["fio"]:
-                line += f"   wal/fio = {r['mb_s'] / ref['fio']:.2f}"
+            print(f"medians over {args.reps} reps:", flush=True)
+        for (policy, backend), ratios in pairs.items():
+            dd_ratios = [d for d, _ in ratios]
+            line = f"ratio wal/dd  {policy:8s} {backend:10s} = {statistics.median(dd_ratios):.2f}"
+            if all(f is not None for _, f in ratios):
+                line += f"   wal/fio = {statistics.median(f for _, f in ratios):.2f}"
+            if len(ratios) > 1:
+                line += "   (pairs: " + ", ".join(f"{d:.2f}" for d in dd_ratios) + ")"
             print(line, flush=True)
         for policy in policies:
-            if ("io_uring" in backends and "threadpool" in backends
-                    and results[policy, "io_uring"]["io"] == "io_uring"):
-                ratio = results[policy, "io_uring"]["mb_s"] / results[policy, "threadpool"]["mb_s"]
-                print(f"ratio io_uring/threadpool  {policy:8s} = {ratio:.2f}", flush=True)
+            uring, pool = wal_runs.get((policy, "io_uring")), wal_runs.get((policy, "threadpool"))
+            if uring and pool:
+                per_rep = [u / t for u, t in zip(uring, pool)]
+                print(f"ratio io_uring/threadpool  {policy:8s} = {statistics.median(per_rep):.2f}"
+                      + (f"   (reps: {', '.join(f'{x:.2f}' for x in per_rep)})" if len(per_rep) > 1 else ""),
+                      flush=True)
     finally:
         if not args.dir:
             shutil.rmtree(base, ignore_errors=True)

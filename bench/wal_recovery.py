@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -95,7 +96,7 @@ def main() -> None:
     ap.add_argument("--record-kib", type=int, default=1024)
     ap.add_argument("--small-every", type=int, default=4, help="a small record after every N chunks (0: none)")
     ap.add_argument("--segment-mib", type=int, default=64)
-    ap.add_argument("--reps", type=int, default=1, help="repeat every measurement, keep the best of each")
+    ap.add_argument("--reps", type=int, default=1, help="repeat every measurement; ratios are medians")
     ap.add_argument("--dir", help="where to write the log (default: a temp dir under /tmp)")
     ap.add_argument("--keep", action="store_true", help="reuse a log already in --dir, and leave it there")
     ap.add_argument("--quick", action="store_true", help="tiny run (64 MiB, 4 MiB segments): a smoke test")
@@ -115,27 +116,31 @@ def main() -> None:
         nbytes = sum(os.path.getsize(p) for p in paths)
         print(f"wal_recovery: {len(paths)} segments, {nbytes / MiB:.0f} MiB, dir {directory}, cold cache via "
               f"{disk_ref.drop_caches(paths)}  ({disk_ref.load()})", flush=True)
-        best: dict[str, float] = {}
         # The order rotates between reps: the host under this VM caches too, so whichever reads first after the
-        # write may find the disk colder than the next one does.
+        # write may find the disk colder than the next one does. A ratio is the median over reps of the ratio
+        # within one rep (on this shared machine the load moves by the minute).
         measures = {"dd": lambda: disk_ref.dd_read(paths)[0], "fio": lambda: disk_ref.fio_read(paths),
                     "check": lambda: nbytes / timed_check(directory)[0] / 1e6,
                     "full": lambda: nbytes / timed_full(directory)[0] / 1e6}
         if not disk_ref.fio_available():
             del measures["fio"]
         names = list(measures)
+        reps: list[dict[str, float]] = []
         for rep in range(args.reps):
             runs = {}
             for name in names[rep % len(names):] + names[:rep % len(names)]:
                 runs[name] = measures[name]()
-                best[name] = max(best.get(name, 0.0), runs[name])
+            reps.append(runs)
             print("  ".join(f"{k} {runs[k]:6.0f} MB/s" for k in names) + f"   ({disk_ref.load()})", flush=True)
         if args.reps > 1:
-            print("best of", args.reps, "reps:", flush=True)
+            print(f"medians over {args.reps} reps:", flush=True)
         for name in ("check", "full"):
-            line = f"ratio {name}/dd = {best[name] / best['dd']:.2f}"
-            if "fio" in best:
-                line += f"   {name}/fio = {best[name] / best['fio']:.2f}"
+            within = [r[name] / r["dd"] for r in reps]
+            line = f"ratio {name}/dd = {statistics.median(within):.2f}"
+            if "fio" in names:
+                line += f"   {name}/fio = {statistics.median(r[name] / r['fio'] for r in reps):.2f}"
+            if len(reps) > 1:
+                line += "   (reps: " + ", ".join(f"{x:.2f}" for x in within) + ")"
             print(line, flush=True)
     finally:
         if not args.dir:
