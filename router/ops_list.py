@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import bisect
 import binascii
 import zlib
 
@@ -45,55 +46,78 @@ def decode_token(token: str) -> str:
 class _ShardCursor:
     """One shard's side of the merge: a buffered page, refilled from where it ended while the merge needs more."""
 
-    __slots__ = ("client", "req", "items", "pos", "more")
+    __slots__ = ("client", "req", "resume", "items", "pos", "more")
 
-    def __init__(self, client, req: dict, page: dict) -> None:
-        self.client, self.req = client, req
+    def __init__(self, client, req: dict, resume, page: dict) -> None:
+        self.client, self.req, self.resume = client, req, resume
         self.items, self.pos, self.more = page["items"], 0, page["truncated"]
-
-    def head(self):
-        return self.items[self.pos] if self.pos < len(self.items) else None
 
     async def refill(self) -> None:
         # the last entry this shard returned (a key, or a common prefix) is exactly where its next page starts
-        page = await self.client.call({**self.req, "marker": self.items[-1][0]})
+        page = await self.client.call(self.resume(self.req, self.items[-1]))
         self.items, self.pos, self.more = page["items"], 0, page["truncated"]
 
 
-async def merged_page(call: Call, prefix: str, delimiter: str, marker: str, max_keys: int) -> tuple[list, bool]:
-    """Up to max_keys entries after marker across all shards, and whether more exist.
+def _name(item) -> str:
+    return item[0]
+
+
+async def lazy_merge(clients, req: dict, size_field: str, limit: int, resume) -> tuple[list, bool]:
+    """Up to ``limit`` entries across all shards' sorted pages, and whether more exist. Entries are
+    ``[name, fields]``, or ``[common_prefix, None]``; a common prefix several shards report is kept once.
 
     Lazy: each shard first returns about its share of the page (keys spread evenly over shards), and only a
-    shard whose share runs out before the page is full is asked for more. Returning max_keys from every
-    shard would make each list cost N pages of shard work and wire bytes for one page of output.
+    shard whose share runs out before the page is full is asked for more (``resume(req, last_entry)`` is the
+    request for what follows its last entry). Returning ``limit`` from every shard would make each list cost N
+    pages of shard work and wire bytes for one page of output.
+
+    The merge takes whole runs at a time: every buffered entry up to the smallest last entry of a shard that
+    has more is final, so those runs are concatenated and sorted (stable: one key's versions keep their order)
+    instead of comparing entry by entry in Python.
     """
-    if max_keys == 0:
+    if limit == 0:
         return [], False
-    clients = call.router.clients
-    share = min(max_keys, max_keys // len(clients) + 32)
-    req = {"op": "list", "bucket": call.bucket, "prefix": prefix, "delimiter": delimiter, "marker": marker,
-           "max_keys": share}
+    req = {**req, size_field: min(limit, limit // len(clients) + 32)}
     pages = await asyncio.gather(*(c.call(req) for c in clients))
-    cursors = [_ShardCursor(c, req, p) for c, p in zip(clients, pages)]
+    cursors = [_ShardCursor(c, req, resume, p) for c, p in zip(clients, pages)]
     out: list = []
-    last = None
+    last_prefix = None
     while True:
-        for cur in cursors:
-            if cur.head() is None and cur.more:
-                await cur.refill()
-        live = [cur for cur in cursors if cur.head() is not None]
+        dry = [cur for cur in cursors if cur.pos == len(cur.items) and cur.more]
+        if dry:
+            await asyncio.gather(*(cur.refill() for cur in dry))
+            continue
+        live = [cur for cur in cursors if cur.pos < len(cur.items)]
         if not live:
             return out, False
-        cur = min(live, key=lambda c: c.head()[0])
-        item = cur.head()
-        if item[0] == last:  # the same common prefix from another shard
-            cur.pos += 1
-            continue
-        if len(out) == max_keys:
-            return out, True
-        out.append(item)
-        last = item[0]
-        cur.pos += 1
+        bounds = [cur.items[-1][0] for cur in live if cur.more]
+        bound = min(bounds) if bounds else None
+        batch: list = []
+        for cur in live:
+            items = cur.items
+            end = len(items) if bound is None else bisect.bisect_right(items, bound, cur.pos, key=_name)
+            batch += items[cur.pos:end]
+            cur.pos = end
+        if len(live) > 1:
+            batch.sort(key=_name)
+        for item in batch:
+            if item[1] is None:
+                if item[0] == last_prefix:  # the same common prefix from another shard
+                    continue
+                last_prefix = item[0]
+            if len(out) == limit:
+                return out, True
+            out.append(item)
+
+
+def _after_name(req: dict, last) -> dict:
+    return {**req, "marker": last[0]}
+
+
+async def merged_page(call: Call, prefix: str, delimiter: str, marker: str, max_keys: int) -> tuple[list, bool]:
+    """Up to max_keys entries after marker across all shards, and whether more exist."""
+    req = {"op": "list", "bucket": call.bucket, "prefix": prefix, "delimiter": delimiter, "marker": marker}
+    return await lazy_merge(call.router.clients, req, "max_keys", max_keys, _after_name)
 
 
 def _common_args(call: Call) -> tuple[str, str, int, bool]:

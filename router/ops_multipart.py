@@ -4,8 +4,6 @@ ListObjects does."""
 
 from __future__ import annotations
 
-import asyncio
-import heapq
 from urllib.parse import quote, unquote
 
 from .response import HTTPResponse
@@ -17,6 +15,7 @@ from shards.errors import S3Error
 from . import xml_multipart as xmp
 from .addressing import check_key
 from .call import Call
+from .ops_list import lazy_merge
 from .metrics import BYTES_IN
 from . import ops_objects  # module reference, not names: ops_objects imports us back for ?partNumber
 
@@ -216,6 +215,10 @@ async def list_parts(call: Call) -> HTTPResponse:
     return HTTPResponse(body, content_type="application/xml")
 
 
+def _after_upload(req: dict, last) -> dict:
+    return {**req, "key_marker": last[0], "upload_id_marker": last[1]["id"] if last[1] else ""}
+
+
 async def list_uploads(call: Call) -> HTTPResponse:
     call.router.cache.require(call.bucket)
     encoding = call.arg("encoding-type")
@@ -226,19 +229,9 @@ async def list_uploads(call: Call) -> HTTPResponse:
     key_marker = call.arg("key-marker") or ""
     id_marker = (call.arg("upload-id-marker") or "") if key_marker else ""  # ignored without a key-marker
     max_uploads = call.int_arg("max-uploads", 1000, 0, 1000)
-    items, truncated = [], False
-    if max_uploads:
-        req = {"op": "mpu_list", "bucket": call.bucket, "prefix": prefix, "delimiter": delimiter,
-               "key_marker": key_marker, "upload_id_marker": id_marker, "max_uploads": max_uploads}
-        pages = await asyncio.gather(*(c.call(req) for c in call.router.clients))
-        truncated = any(p["truncated"] for p in pages)
-        for item in heapq.merge(*(p["items"] for p in pages), key=lambda it: it[0]):
-            if item[1] is None and items and items[-1][0] == item[0]:  # one common prefix from several shards
-                continue
-            if len(items) == max_uploads:
-                truncated = True
-                break
-            items.append(item)
+    req = {"op": "mpu_list", "bucket": call.bucket, "prefix": prefix, "delimiter": delimiter,
+           "key_marker": key_marker, "upload_id_marker": id_marker}
+    items, truncated = await lazy_merge(call.router.clients, req, "max_uploads", max_uploads, _after_upload)
     body = xmp.list_uploads(bucket=call.bucket, prefix=prefix, delimiter=delimiter, key_marker=key_marker,
                             upload_id_marker=id_marker, max_uploads=max_uploads, items=items,
                             truncated=truncated, url=encoding == "url")

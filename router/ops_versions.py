@@ -1,14 +1,11 @@
 """ListObjectVersions as a fan-out: every shard returns a sorted page of versions after (key-marker,
-version-id-marker), the router k-way merges them like ListObjects (router/ops_list.py).
+version-id-marker), the router merges them lazily like ListObjects (router/ops_list.py lazy_merge).
 
 A key lives on one shard, so its versions arrive contiguous and newest first from that shard; only common
 prefixes can come from several shards and are deduplicated.
 """
 
 from __future__ import annotations
-
-import asyncio
-import heapq
 
 from .response import HTTPResponse
 
@@ -17,28 +14,18 @@ from shards.versions import check_version_id
 
 from . import xml_objects
 from .call import Call
-from .ops_list import _common_args
+from .ops_list import _common_args, lazy_merge
+
+
+def _after_version(req: dict, last) -> dict:
+    return {**req, "key_marker": last[0], "vid_marker": last[1]["vid"] if last[1] else ""}
 
 
 async def merged_versions(call: Call, prefix: str, delimiter: str, key_marker: str, vid_marker: str,
                           max_keys: int) -> tuple[list, bool]:
-    if max_keys == 0:
-        return [], False
     req = {"op": "list_versions", "bucket": call.bucket, "prefix": prefix, "delimiter": delimiter,
-           "key_marker": key_marker, "vid_marker": vid_marker, "max_keys": max_keys}
-    pages = await asyncio.gather(*(c.call(req) for c in call.router.clients))
-    more = any(p["truncated"] for p in pages)
-    out: list = []
-    last_prefix = None
-    for item in heapq.merge(*(p["items"] for p in pages), key=lambda it: it[0]):
-        if item[1] is None:
-            if item[0] == last_prefix:  # the same common prefix from another shard
-                continue
-            last_prefix = item[0]
-        if len(out) == max_keys:
-            return out, True
-        out.append(item)
-    return out, more
+           "key_marker": key_marker, "vid_marker": vid_marker}
+    return await lazy_merge(call.router.clients, req, "max_keys", max_keys, _after_version)
 
 
 async def list_object_versions(call: Call) -> HTTPResponse:

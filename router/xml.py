@@ -68,13 +68,14 @@ def common_prefix(name: str, url: bool) -> str:
 def _entries(items: list, url: bool, owner: str | None) -> tuple[list[str], list[str]]:
     owner_xml = _owner(owner) if owner else ""
     contents, prefixes = [], []
-    for name, e in items:
-        if e is None:
-            prefixes.append(common_prefix(name, url))
+    for item in items:  # shards/objects.list_page: [key, etag, size, mtime, sc] or [common prefix, None]
+        if item[1] is None:
+            prefixes.append(common_prefix(item[0], url))
         else:
-            contents.append(f"<Contents><Key>{_enc(name, url)}</Key><LastModified>{iso8601(e['mtime'])}"
-                            f"</LastModified><ETag>&quot;{e['etag']}&quot;</ETag><Size>{e['size']}</Size>"
-                            f"{owner_xml}<StorageClass>{e.get('sc') or 'STANDARD'}</StorageClass></Contents>")
+            name, etag, size, mtime, sc = item
+            contents.append(f"<Contents><Key>{_enc(name, url)}</Key><LastModified>{iso8601(mtime)}"
+                            f"</LastModified><ETag>&quot;{etag}&quot;</ETag><Size>{size}</Size>"
+                            f"{owner_xml}<StorageClass>{sc or 'STANDARD'}</StorageClass></Contents>")
     return contents, prefixes
 
 

@@ -217,8 +217,8 @@ def list_page(store: Store, meta: dict) -> dict:
     entries, truncated = store.index.list_page(
         meta["bucket"], meta.get("prefix", ""), meta.get("delimiter", ""), meta.get("marker", ""),
         int(meta["max_keys"]))
-    items = [[k, None] if e is None else [k, {"etag": e["etag"], "size": e["size"], "mtime": e["mtime"],
-                                             "sc": e.get("sc")}] for k, e in entries]
+    # compact on the wire: [key, etag, size, mtime, storage class], or [common prefix, None]
+    items = [[k, None] if e is None else [k, e["etag"], e["size"], e["mtime"], e.get("sc")] for k, e in entries]
     return {"items": items, "truncated": truncated}
 
 
