@@ -4,7 +4,7 @@ and the naming rules S3 enforces on both. Pure functions."""
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import unquote, unquote_plus
 
 from shards.errors import S3Error
 
@@ -56,14 +56,15 @@ def parse_query(query_string: str) -> dict[str, str]:
     """Query parameters, first value wins; percent- and '+'-decoding only for components that need it."""
     if not query_string:
         return {}
-    if "%" in query_string or "+" in query_string:
-        out: dict[str, str] = {}
-        for k, v in parse_qsl(query_string, keep_blank_values=True):
-            out.setdefault(k, v)
-        return out
-    out = {}
+    out: dict[str, str] = {}
     for piece in query_string.split("&"):
         if piece:
+            # as parse_qsl(keep_blank_values=True) decodes, but only the components that need it (a presigned
+            # URL has a few encoded values among many plain ones)
             k, _, v = piece.partition("=")
+            if "%" in k or "+" in k:
+                k = unquote_plus(k)
+            if "%" in v or "+" in v:
+                v = unquote_plus(v)
             out.setdefault(k, v)
     return out

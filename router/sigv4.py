@@ -90,11 +90,11 @@ def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
 
 
 def _hmac(key: bytes, msg: str) -> bytes:
-    return hmac.new(key, msg.encode(), hashlib.sha256).digest()
+    return hmac.digest(key, msg.encode(), "sha256")  # the one-shot C path: no Python HMAC object per call
 
 
 def sign(key: bytes, msg: str) -> str:
-    return hmac.new(key, msg.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(key, msg.encode(), "sha256").hex()
 
 
 def uri_encode(s: str | bytes, encode_slash: bool) -> str:
