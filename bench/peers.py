@@ -338,9 +338,9 @@ class Peer:
 
 class CairnPeer(Peer):
     def __init__(self, name: str, preset: str = "balanced", shards: int = 0, routers: int = 0,
-                 only: set | None = None, concs: set | None = None, root: str = ROOT) -> None:
+                 only: set | None = None, concs: set | None = None, root: str = ROOT, extra: tuple = ()) -> None:
         super().__init__(name)
-        self.preset, self.shards, self.routers, self.root = preset, shards, routers, root
+        self.preset, self.shards, self.routers, self.root, self.extra = preset, shards, routers, root, list(extra)
         self.only, self.concs = only, concs
         n, r = shards or os.cpu_count(), routers or 1
         self.label = f"Cairn ({preset}, {n} shard{'s' * (n > 1)}, {r} router{'s' * (r > 1)})"
@@ -359,6 +359,7 @@ class CairnPeer(Peer):
             cmd += ["--shards", str(self.shards)]
         if self.routers:
             cmd += ["--routers", str(self.routers)]
+        cmd += self.extra
         logf = open(os.path.join(workdir, self.name + ".log"), "w")
         env = {**os.environ, "PYTHONPATH": self.root + os.pathsep + os.environ.get("PYTHONPATH", "")}
         self.proc = subprocess.Popen(cmd, cwd=self.root, stdout=logf, stderr=subprocess.STDOUT, env=env,
@@ -1048,6 +1049,9 @@ def build_peers(args) -> tuple[list[Peer], list[Peer]]:
             sys.exit(f"unknown peer {name}")
     if args.rgw and "rgw" not in wanted:
         peers.append(RgwPeer(args.rgw))
+    for spec in args.variant:
+        label, _, extra = spec.partition("=")
+        peers.append(CairnPeer("v:" + label, extra=extra.split()))
     for path in args.baseline:
         peers.append(CairnPeer("base:" + os.path.basename(os.path.abspath(path)), root=os.path.abspath(path)))
     scaling: list[Peer] = []
@@ -1084,6 +1088,9 @@ def main() -> None:
                     help="every cell's raw figures are appended here ('' for none)")
     ap.add_argument("--baseline", metavar="DIR", action="append", default=[],
                     help="also run the Cairn of another checkout (an A/B of a change), as the column 'base:DIR'")
+    ap.add_argument("--variant", metavar="LABEL=ARGS", action="append", default=[],
+                    help="also run Cairn with these extra `cairn serve` arguments, as the column 'v:LABEL' "
+                         "(e.g. raw=\"--http-front raw\")")
     ap.add_argument("--workdir", help="data directories and logs (default: a temporary directory)")
     ap.add_argument("--hello-server", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()

@@ -29,6 +29,7 @@ def main() -> None:
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--shards", type=int, default=0)
     ap.add_argument("--preset", default="balanced")
+    ap.add_argument("--serve-args", default="", help="extra `cairn serve` arguments, e.g. '--http-front raw'")
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--sort", default="tottime,cumulative")
     ap.add_argument("--keep", help="copy the .prof files to this directory")
@@ -36,7 +37,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         prof_dir = os.path.join(tmp, "prof")
         os.environ["CAIRN_PROFILE_DIR"] = prof_dir
-        server = peers.CairnPeer("cairn", args.preset, shards=args.shards)
+        server = peers.CairnPeer("cairn", args.preset, shards=args.shards, extra=args.serve_args.split())
         server.start(tmp)
         try:
             needs = {"get-4k": {"4k"}, "head": {"4k"}, "mixed": {"4k"}, "get-1m": {"1m"}, "get-64m": {"64m"},
