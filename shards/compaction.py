@@ -37,6 +37,7 @@ from .store import Store, register_applier, register_state
 log = logging.getLogger("cairn.compaction")
 
 PACK = 1 << 20  # small ranges are packed into CHUNK records of up to this size
+_AFTER_RECOVERY = 1 << 62  # a move replayed by recovery: its mark becomes the log's end once recovery is done
 
 
 class State:
@@ -125,7 +126,7 @@ def _apply(store: Store, lsn: int, payload: bytes) -> None:
             st.pending.clear()
         st.epoch += 1
         # records appended before this apply may still bring old locations: they are translated when applied
-        mark = store.wal.last_lsn if not store._recovering else 1 << 62
+        mark = store.wal.last_lsn if not store._recovering else _AFTER_RECOVERY
         for seg in segs:
             st.release[seg] = max(mark, lsn)
 
@@ -187,6 +188,10 @@ class Compactor:
         self._task: asyncio.Task | None = None
         self._lock = asyncio.Lock()  # one pass at a time, whoever starts it
         self._checked_at = 0  # the checkpoint LSN the last pass looked at
+        st = state_of(store)  # built by a recovery that has finished: resolve the marks of moves it replayed
+        for seg, lsn in st.release.items():
+            if lsn >= _AFTER_RECOVERY:
+                st.release[seg] = store.wal.last_lsn
 
     def kick(self) -> None:
         """Called after each checkpoint: start a pass unless one runs or nothing changed."""

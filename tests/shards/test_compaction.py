@@ -192,3 +192,26 @@ def test_a_streaming_read_keeps_its_segment_until_it_ends(tmp_path):
         assert not state_of(store).release
         await store.close()
     asyncio.run(run())
+
+
+def test_a_move_replayed_after_a_kill_still_lets_its_segment_go(tmp_path):
+    async def first():
+        store = open_store(tmp_path)
+        await churn(store, {})
+        await store.checkpoint()
+        moved = await store.compactor.run_once()
+        assert moved
+        await store.wal.close()  # killed before any later checkpoint: the move is replayed on restart
+        store.index.close()
+        return moved
+    moved = asyncio.run(first())
+
+    async def second():
+        store = open_store(tmp_path)
+        assert set(state_of(store).release) == set(moved)
+        await fill_segment(store)
+        await store.checkpoint()
+        store.compactor.remove_released()
+        assert not set(f"{s:016d}.seg" for s in moved) & set(segment_files(tmp_path))
+        await store.close()
+    asyncio.run(second())
