@@ -6,13 +6,16 @@ Cairn stops cleanly under load all the same: exit code 0, nothing but log lines 
 import os
 import signal
 
+import pytest
+
 from tests.support.load import Writers, lost_objects
 from tests.support.server import CairnServer
 
 
-def test_sigterm_to_the_process_group_under_load_exits_0_quietly_and_loses_nothing(tmp_path):
+@pytest.mark.parametrize("front", ["sanic", "raw"])
+def test_sigterm_to_the_process_group_under_load_exits_0_quietly_and_loses_nothing(tmp_path, front):
     log = tmp_path / "stderr.log"
-    srv = CairnServer(tmp_path / "data", shards=2, stderr_path=log).start()
+    srv = CairnServer(tmp_path / "data", shards=2, stderr_path=log, extra=["--http-front", front]).start()
     try:
         s3 = srv.client()
         s3.create_bucket(Bucket="stopping")
