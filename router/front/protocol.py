@@ -38,7 +38,7 @@ class HeadTooLarge(Exception):
 
 class HttpConnection(asyncio.Protocol):
     __slots__ = ("front", "service", "loop", "parser", "transport", "scheme", "_url", "_headers", "_head_size",
-                 "_head_bytes", "_in_head", "head_started", "parsing", "queue", "runner", "current",
+                 "_head_bytes", "_in_head", "head_started", "parsing", "queue", "runner", "waiting", "current",
                  "handler_started", "idle_since", "closed", "lingering", "write_paused", "drain_waiter",
                  "paused_body", "paused_queue", "reading_paused", "stop_reading")
 
@@ -57,7 +57,8 @@ class HttpConnection(asyncio.Protocol):
         self.head_started: float | None = None
         self.parsing: Request | None = None  # head parsed, body still arriving
         self.queue: deque[Request] = deque()
-        self.runner: asyncio.Task | None = None
+        self.runner: asyncio.Task | None = None  # answers requests in order; lives as long as the connection
+        self.waiting: asyncio.Future | None = None  # the runner's wait for the next request
         self.current: Request | None = None
         self.handler_started = 0.0
         self.idle_since = 0.0
@@ -111,7 +112,7 @@ class HttpConnection(asyncio.Protocol):
     def eof_received(self):
         if self.parsing is not None:
             self.parsing.stream.fail(S3Error("IncompleteBody"))
-        if self.runner is not None:
+        if self.current is not None or self.queue:
             for req in (self.current, *self.queue):
                 if req is not None:
                     req.keep_alive = False
@@ -173,18 +174,19 @@ class HttpConnection(asyncio.Protocol):
             req.query_string = parsed.query.decode("ascii") if parsed.query else ""
         except (httptools.HttpParserInvalidURLError, UnicodeDecodeError):
             req.error = S3Error("BadRequest", "URL may only contain US-ASCII characters.")
-        if "content-length" in headers and headers["content-length"] != "0" or "transfer-encoding" in headers:
-            expect = headers.get("expect")
-            if expect is not None and expect.lower() != "100-continue":
+        expect = headers.get("expect")
+        if expect is not None:
+            if expect.lower() == "100-continue":
+                req.expect_continue = True
+            else:
                 req.error = S3Error("BadRequest", f"Unknown Expect: {expect}")
-            req.stream = BodyStream(self, expect is not None)
+        if "content-length" in headers and headers["content-length"] != "0" or "transfer-encoding" in headers:
+            req.stream = BodyStream(self, req)
             self.parsing = req
         if self.front.stopping:
             req.keep_alive = False
-        self.queue.append(req)
-        if self.runner is None:
-            self.runner = self.loop.create_task(self._run())
-        elif len(self.queue) > MAX_QUEUED:
+        self._enqueue(req)
+        if len(self.queue) > MAX_QUEUED:
             self.paused_queue = True
             self._pause()
 
@@ -200,9 +202,24 @@ class HttpConnection(asyncio.Protocol):
             req.stream.finish()
 
     # -- answering -----------------------------------------------------------------------------------------------
+    def _enqueue(self, req: Request) -> None:
+        self.queue.append(req)
+        waiting = self.waiting
+        if waiting is not None:
+            self.waiting = None
+            waiting.set_result(None)
+        elif self.runner is None:
+            self.runner = self.loop.create_task(self._run())
+
     async def _run(self) -> None:
         try:
-            while self.queue and not self.closed:
+            while not self.closed:
+                if not self.queue:
+                    self.current = None
+                    self.idle_since = self.loop.time()
+                    self.waiting = self.loop.create_future()
+                    await self.waiting
+                    continue
                 req = self.queue.popleft()
                 if self.paused_queue and len(self.queue) <= MAX_QUEUED // 2:
                     self.paused_queue = False
@@ -252,8 +269,11 @@ class HttpConnection(asyncio.Protocol):
                 response = error_response(S3Error("InternalError"), req.path, next_request_id(), req.method)
         stream = req.stream
         unread = stream is not None and not stream.complete
-        if unread and (stream.expect_continue or stream.error is not None):
-            req.keep_alive = False  # the client holds the body back (or sent a broken one): close after answering
+        if unread and (stream.error is not None or (response is not None and response.status >= 300)):
+            # refused from its head (or sent broken): the body will not be read, so no "100 Continue" invites it
+            # and the answer announces the close
+            req.keep_alive = False
+            req.expect_continue = False
         streamed = req.responded
         if streamed is not None:
             if response is not None:
@@ -276,8 +296,8 @@ class HttpConnection(asyncio.Protocol):
         status = response.status
         if self.front.stopping:
             req.keep_alive = False
-        head = wire.head(status, response.headers, response.content_type, len(body), req.keep_alive,
-                         req.head_only)
+        head = req.take_continue() + wire.head(status, response.headers, response.content_type, len(body),
+                                               req.keep_alive, req.head_only)
         transport = self.transport
         if transport is None or self.closed:
             return
@@ -355,15 +375,13 @@ class HttpConnection(asyncio.Protocol):
             return
         req = Request(self, "GET", "/", "", {}, False)
         req.error = err
-        self.queue.append(req)
-        if self.runner is None:
-            self.runner = self.loop.create_task(self._run())
+        self._enqueue(req)
 
     def check(self, now: float, settings) -> None:
         """The sweeper's visit: slowloris heads, idle keep-alive connections, handlers that never finish."""
         if self.closed or self.lingering:
             return
-        if self.runner is not None:
+        if self.current is not None or self.queue:
             if self.current is not None and now - self.handler_started > RESPONSE_TIMEOUT:
                 self.runner.cancel()
             return
@@ -374,7 +392,7 @@ class HttpConnection(asyncio.Protocol):
             self.transport.close()
 
     def close_if_idle(self) -> None:
-        if self.runner is None and self.head_started is None and not self.closed:
+        if self.current is None and not self.queue and self.head_started is None and not self.closed:
             self.transport.close()
 
     def close_gracefully(self) -> None:

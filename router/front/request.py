@@ -20,16 +20,16 @@ class BodyStream:
     """Request body pieces as the parser delivers them. ``read()`` returns what is buffered (joined), or None once
     the body is complete; the connection pauses reading while more than HIGH_WATER bytes wait here."""
 
-    __slots__ = ("conn", "chunks", "size", "done", "error", "waiter", "expect_continue")
+    __slots__ = ("conn", "request", "chunks", "size", "done", "error", "waiter")
 
-    def __init__(self, conn, expect_continue: bool) -> None:
+    def __init__(self, conn, request: "Request") -> None:
         self.conn = conn
+        self.request = request
         self.chunks: deque[bytes] = deque()
         self.size = 0
         self.done = False
         self.error: BaseException | None = None
         self.waiter: asyncio.Future | None = None
-        self.expect_continue = expect_continue  # the client waits for "100 Continue" before it sends the body
 
     # -- parser side ---------------------------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
@@ -57,9 +57,8 @@ class BodyStream:
 
     # -- handler side --------------------------------------------------------------------------------------------
     async def read(self) -> bytes | None:
-        if self.expect_continue:
-            self.expect_continue = False
-            self.conn.write(wire.CONTINUE)
+        if self.request.expect_continue:  # the client waits for it before it sends the body
+            self.conn.write(self.request.take_continue())
         while not self.chunks:
             if self.error is not None:
                 raise self.error
@@ -103,7 +102,8 @@ class StreamedResponse:
         length = wire.declared_length(self.headers) if wire.has_body(self.status) else 0
         self.left = length
         self.chunked = length is None and not req.head_only
-        return wire.head(self.status, self.headers, self.content_type, None, req.keep_alive, req.head_only)
+        return req.take_continue() + wire.head(self.status, self.headers, self.content_type, None, req.keep_alive,
+                                               req.head_only)
 
     async def send(self, data: bytes = b"", end_stream: bool = False) -> None:
         if self.ended:
@@ -135,7 +135,7 @@ class Request:
     """One HTTP request as router/service.py sees it."""
 
     __slots__ = ("conn", "method", "path", "query_string", "headers", "stream", "keep_alive", "head_only",
-                 "responded", "body", "error", "_args")
+                 "responded", "body", "error", "expect_continue", "_args")
 
     def __init__(self, conn, method: str, path: str, query_string: str, headers: dict, keep_alive: bool) -> None:
         self.conn = conn
@@ -149,7 +149,16 @@ class Request:
         self.responded: StreamedResponse | None = None  # a streamed response that has sent its head
         self.body = b""
         self.error: Exception | None = None  # refused before any handler runs (bad URL, unknown Expect...)
+        self.expect_continue = False  # "Expect: 100-continue" not yet answered
         self._args = None
+
+    def take_continue(self) -> bytes:
+        """The "100 Continue" still owed to the client, once: before the first body read, or in front of the
+        response when the body was not needed first (as sanic does; boto3 expects it even for empty bodies)."""
+        if self.expect_continue:
+            self.expect_continue = False
+            return wire.CONTINUE
+        return b""
 
     @property
     def scheme(self) -> str:

@@ -8,6 +8,7 @@ import logging
 import signal
 import ssl
 
+from .. import shard_client
 from .protocol import HttpConnection
 
 log = logging.getLogger("cairn.front")
@@ -61,8 +62,14 @@ async def run(settings, sock, service) -> None:
     await service.start()
     server = await loop.create_server(lambda: HttpConnection(front), sock=sock, ssl=front.ssl, backlog=1024)
     stop = asyncio.Event()
+
+    def on_signal() -> None:
+        # a signal to the process group reaches a router twice (directly, then from the supervisor): act once
+        shard_client.stopping()  # shards going away from now on is expected, not worth a warning
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     sweeper = asyncio.ensure_future(front.sweep())
     log.info("raw HTTP front serving")
     await stop.wait()
