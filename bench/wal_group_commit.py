@@ -3,7 +3,7 @@ record and awaiting commit() in a loop, under a chosen sync policy.
 
     python bench/wal_group_commit.py [--writers 64] [--size 4096] [--seconds 5] [--mode always]
                                      [--backend auto|io_uring|threadpool] [--no-preallocate]
-                                     [--fill zeros|fallocate] [--dir PATH]
+                                     [--group-commit on|off] [--fill zeros|fallocate] [--dir PATH]
 
 Compare with DESIGN §8 (io_uring linked writev+fdatasync: 137k records/s at
 64 writers; thread pool: 115k). Figures for this machine: docs/DURABILITY.md.
@@ -37,7 +37,7 @@ class Fsyncs:
 async def run(args: argparse.Namespace, directory: str) -> None:
     fsyncs = Fsyncs()
     io, _ = open_backend(args.backend)
-    log = Log(directory, sync=SyncPolicy(args.mode), observer=fsyncs, io=io, preallocate=args.preallocate,
+    log = Log(directory, sync=SyncPolicy(args.mode, group_commit=args.group_commit), observer=fsyncs, io=io, preallocate=args.preallocate,
               fill=args.fill)
     for _ in log.recover():
         pass
@@ -60,7 +60,7 @@ async def run(args: argparse.Namespace, directory: str) -> None:
     latencies.sort()
     n = len(latencies)
     print(f"mode={args.mode} writers={args.writers} size={args.size} B  io={log.io_backend}  "
-          f"preallocate={args.preallocate} fill={args.fill or 'default'}")
+          f"preallocate={args.preallocate} fill={args.fill or 'default'} group_commit={args.group_commit}")
     print(f"{n / elapsed:,.0f} records/s  ({n * args.size / elapsed / 1e6:,.1f} MB/s payload)")
     print(f"commit latency p50 {latencies[n // 2] * 1e3:.2f} ms  p99 {latencies[int(n * 0.99)] * 1e3:.2f} ms")
     if fsyncs.count:
@@ -77,10 +77,13 @@ def main() -> None:
     parser.add_argument("--backend", default="auto", choices=["auto", "io_uring", "threadpool"])
     parser.add_argument("--no-preallocate", dest="preallocate", action="store_false",
                         help="segments grow with each write instead of being pre-zeroed")
+    parser.add_argument("--group-commit", choices=["on", "off"], default="on",
+                        help="off: every commit waits for an fsync of its own (wal/sync.py)")
     parser.add_argument("--fill", choices=["zeros", "fallocate"],
                         help="how segments are preallocated (default: the log's choice for the mode)")
     parser.add_argument("--dir", help="where to put the log (default: a temp dir on the same disk as /tmp)")
     args = parser.parse_args()
+    args.group_commit = args.group_commit == "on"
     directory = args.dir or tempfile.mkdtemp(prefix="wal-bench-")
     try:
         import uvloop
