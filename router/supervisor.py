@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import orjson
@@ -105,6 +106,22 @@ def unwritable(data_dir: str) -> str | None:
     return None
 
 
+def make_metrics_dir() -> str:
+    """The processes' Prometheus files (multiprocess mode): run-time state, kept in memory (/dev/shm) and out of
+    the data directory, so a data directory that fills up or turns read-only cannot break metrics (an mmap'd
+    file on a full file system is a SIGBUS). Directories left by supervisors that no longer run are removed."""
+    base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
+    for name in os.listdir(base):
+        if name.startswith("cairn-metrics-"):
+            try:
+                os.kill(int(name.split("-")[2]), 0)
+            except ProcessLookupError:
+                shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+            except (ValueError, IndexError, PermissionError):
+                pass
+    return tempfile.mkdtemp(prefix=f"cairn-metrics-{os.getpid()}-", dir=base)
+
+
 def serve(settings: Settings) -> int:
     raise_fd_limit()
     try:
@@ -122,9 +139,7 @@ def serve(settings: Settings) -> int:
         sys.stderr.write(f"cairn: refusing to start: the data directory is not writable ({why}). Make it writable "
                          "(remount read-write, fix its permissions or ownership) and start again.\n")
         return 1
-    metrics_dir = os.path.join(settings.data_dir, ".metrics")
-    shutil.rmtree(metrics_dir, ignore_errors=True)
-    os.makedirs(metrics_dir)
+    metrics_dir = make_metrics_dir()
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_dir}
     env.setdefault("PYTHONPATH", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     sock = bind(settings.host, settings.port)
@@ -176,4 +191,5 @@ def serve(settings: Settings) -> int:
                 c.proc.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 c.proc.kill()
+    shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
