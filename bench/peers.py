@@ -876,8 +876,8 @@ def run_cell(peer: Peer, workload: str, conc: int, duration: float, args, rep: i
     live = res.pop("_live", None)
     # CPU-µs per request; for the 64 MiB rows (few or no whole objects in a cell) per MB moved instead
     per = max(1.0, res["mb_s"] * res["seconds"]) if workload.endswith("64m") else max(1, res["ops"])
-    for g in groups:
-        res[f"{g}_us"] = round(res[f"{g}_cpu_s"] * 1e6 / per, 1)
+    for g in groups:   # no completed request: no per-request figure
+        res[f"{g}_us"] = round(res[f"{g}_cpu_s"] * 1e6 / per, 1) if res["ops"] or workload.endswith("64m") else None
     res["client_cpu_pct"] = round(res["client_cpu_s"] / max(1e-9, res["wall_s"]) * 100, 1)
     if workload in ("put-1m", "put-64m") or live:
         try:
@@ -971,6 +971,23 @@ def render(summary: dict, peers: list[Peer], workloads: list[str], concs: list[i
             row.append(f"{mine['rss_peak_mib']:.0f} MiB (idle {mine['rss_before_mib']:.0f})"
                        if mine.get("rss_peak_mib") else "—")
             lines.append("| " + " | ".join(row) + " |")
+    lines += ["", "Server CPU-µs per request (per MB for the 64 MiB rows), every process of each server, same cells — "
+              "on a busy machine the fairer efficiency figure: the scheduler shares the CPU per thread, which favours "
+              "many-threaded servers in throughput but not in cost:", ""]
+    cpu_cols = ["cairn"] + [p.name for p in peers if p.kind == "s3" and p.name not in ("cairn",) and
+                            not p.name.startswith("cairn-")]
+    lines.append("| workload | C | " + " | ".join(cpu_cols) + " |")
+    lines.append("|---|---|" + "---|" * len(cpu_cols))
+    for w in workloads:
+        for c in concs:
+            cells = []
+            for n in cpu_cols:
+                name, wl = ("cairn-durable", w) if (n == "cairn" and w == "put-4k-durable") else (
+                    n, "put-4k" if w == "put-4k-durable" else w)
+                got = summary.get((name, wl, c))
+                cells.append(fmt_num(got["server_us"]) if got and got.get("server_us") is not None else "—")
+            if any(x != "—" for x in cells):
+                lines.append(f"| {w} | {c} | " + " | ".join(cells) + " |")
     hello = [summary.get(("sanic", "hello", c)) for c in concs]
     if any(hello):
         lines += ["", "Ceiling: " + ", ".join(
