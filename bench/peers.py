@@ -1208,6 +1208,7 @@ def main() -> None:
     table = render(summarize(records), peers, workloads, concs, scaling, meta)
     print(table)
     if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(args.out, "w") as f:
             f.write(table)
 
