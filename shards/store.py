@@ -90,6 +90,7 @@ class Store:
         self.checkpointed_lsn = 0
         self.checkpoints = 0
         self._checkpointing: asyncio.Task | None = None
+        self._checkpoint_lock = asyncio.Lock()
         self._timer: asyncio.TimerHandle | None = None
         self._recovering = False
         # Compaction (shards/compaction.py): its state once a COMPACT record or a checkpoint made one, the
@@ -196,7 +197,11 @@ class Store:
     async def checkpoint(self) -> None:
         """Write a checkpoint without stopping the loop: freeze the memtable, make the log durable through the
         last applied record, then write the frozen layer from a thread while writes go on into a new one."""
-        if not self._behind() or self.index.frozen is not None:
+        async with self._checkpoint_lock:  # one at a time: a caller waits for the running one, then writes its own
+            await self._checkpoint()
+
+    async def _checkpoint(self) -> None:
+        if not self._behind():
             return
         lsn = self._applied[2]
         meta = self._checkpoint_meta()
