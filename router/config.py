@@ -42,7 +42,7 @@ class Settings:
     log_level: str = "INFO"
     request_timeout: float = 30.0  # seconds to send the request head, and the longest pause inside a body
     keep_alive_timeout: float = 75.0  # idle keep-alive connections are closed after this
-    http_front: str = "sanic"  # the router's HTTP/1.1 server: sanic, or raw (router/front/, httptools on uvloop)
+    http_front: str = "raw"  # the router's HTTP/1.1 server: raw (router/front/, httptools on uvloop) or sanic
     config: str = ""
     # High availability (docs/HA.md)
     role: str = "primary"  # primary or standby; only seeds a fresh data dir, the role then lives in DATA/shard-N
