@@ -132,8 +132,11 @@ class Store:
         finally:
             self._recovering = False
         self.rejected.clear()  # nobody waits for the outcome of a replayed record
-        if self._behind():
-            self.checkpoint_now()  # the log is durable after recovery: the next restart starts here
+        if self._behind():  # the log is durable after recovery: checkpoint it, so the next restart starts here
+            try:
+                asyncio.get_running_loop().call_soon(self._start_checkpoint)  # in the background, once serving
+            except RuntimeError:
+                self.checkpoint_now()
         self.recovery_seconds = time.perf_counter() - t0
         log.info("recovered %d records after lsn %d in %.3fs (%s)", n, resume.lsn if resume else 0,
                  self.recovery_seconds, self.wal.report)
@@ -341,6 +344,9 @@ class Store:
             await self.replicate(lsn)
         # Durability is monotone: once ``lsn`` is durable so is every earlier record, whoever wrote it.
         self._apply_through(lsn)
+        running = self._checkpointing
+        if running is not None and not running.done() and self._behind() >= 3 * self.checkpoint_records:
+            await asyncio.shield(running)  # writers outrun the checkpoint: wait, so the memtable stays bounded
         return lsn
 
     async def write_checked(self, rtype: int, payload: bytes) -> str | None:
