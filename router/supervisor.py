@@ -2,8 +2,8 @@
 restarts any that dies (a restarted shard recovers from its log before it listens again).
 
 Sanic's own worker manager (DESIGN §1) was the first choice, but as of sanic 25.12 it only marks a crashed
-managed process FAILED and never restarts it, so the supervision loop is ours; each router worker still runs
-sanic itself.
+managed process FAILED and never restarts it, so the supervision loop is ours; each router worker runs its own
+HTTP front (router/front/ by default, sanic with --http-front sanic).
 """
 
 from __future__ import annotations
