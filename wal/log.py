@@ -228,10 +228,10 @@ class Log:
         if self._spares is None:
             fd = self._io.open_segment(path, create=True)
         elif size > self.segment_size:
-            fd = make_segment_file(self._io, path, size, self._spares.fill)
+            fd = make_segment_file(self._io, path, size, self._spares.fill_for(size))
         else:
             fd = self._spares.take(path)
-            self._spares.prepare_soon()
+            self._spares.prepare_soon(size)
         self._fds[number] = fd
         self._active, self._active_fd, self._offset = number, fd, 0
         self._dir_dirty = True  # the new name is durable only after a directory fsync

@@ -8,6 +8,7 @@ import pytest
 from tests.wal.wal_helpers import close, open_log, segment_path
 
 from wal import RecordType, SyncPolicy
+from wal import spare
 from wal.spare import FILLS, Spares, default_fill, make_segment_file
 from wal.io import ThreadPoolIO
 
@@ -16,9 +17,44 @@ pytestmark = pytest.mark.usefixtures("backend")
 SEGMENT = 256 << 10
 
 
-def test_default_fill_writes_zeros_only_under_always():
-    assert default_fill(SyncPolicy("always")) == "zeros"
+def test_default_fill_is_adaptive_under_always_and_fallocate_otherwise():
+    assert default_fill(SyncPolicy("always")) == "adaptive"
     assert {default_fill(SyncPolicy(m)) for m in ("none", "periodic", "threshold")} == {"fallocate"}
+
+
+def test_adaptive_fill_follows_the_records_that_fill_the_log(tmp_path, monkeypatch):
+    made = []
+
+    def recording(io, path, size, fill="zeros"):
+        made.append(fill)
+        return real(io, path, size, fill)
+
+    real = spare.make_segment_file
+    monkeypatch.setattr(spare, "make_segment_file", recording)
+    segment = 1 << 20
+    log, _ = open_log(tmp_path, sync=SyncPolicy("always"), segment_size=segment)  # adaptive
+    assert set(made) == {"zeros"}  # the first segment and spare: nothing known yet
+
+    async def write(size, n):
+        for _ in range(n):
+            lsn, _ = log.append(T.CHUNK, os.urandom(size))
+            await log.commit(lsn)
+        log._spares._wait()
+
+    async def main():
+        await write(100_000, 12)  # small records: spares stay zeroed
+        small = list(made)
+        await write(spare.BIG_RECORD, 8)  # big ones: the next spares are fallocated
+        big = list(made)
+        await write(4096, 600)    # small again: back to zeros
+        await log.close()
+        return small, big
+
+    small, big = asyncio.run(main())
+    assert set(small) == {"zeros"} and big[-1] == "fallocate" and made[-1] == "zeros", made
+    log, recovered = open_log(tmp_path, full=True, segment_size=segment)
+    assert len(recovered) == 620 and log.report.corrupt_ranges == []
+    close(log)
 
 
 @pytest.mark.parametrize("how", FILLS)
