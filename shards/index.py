@@ -88,14 +88,15 @@ class Index:
         self.path = os.path.join(self.directory, "index.db")
         self.active = Memtable()
         self.frozen: Memtable | None = None
-        self._writer = self._connect(check_same_thread=False)  # used by one checkpoint at a time, any thread
-        self._reader = self._connect()
+        # page caches stay small (the OS page cache holds the file anyway): memory is bounded whatever the size
+        self._writer = self._connect(2 << 10, check_same_thread=False)  # one checkpoint at a time, any thread
+        self._reader = self._connect(8 << 10)
 
-    def _connect(self, **kw) -> sqlite3.Connection:
+    def _connect(self, cache_kib: int, **kw) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None, **kw)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")  # a committed checkpoint survives power loss
-        db.execute("PRAGMA cache_size=-32768")  # 32 MiB of pages per connection: memory stays bounded
+        db.execute(f"PRAGMA cache_size=-{cache_kib}")
         for stmt in _SCHEMA:
             db.execute(stmt)
         return db

@@ -20,6 +20,7 @@ import struct
 import time
 import weakref
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 
 import orjson
 
@@ -47,6 +48,9 @@ def decode_put(payload: bytes) -> tuple[dict, int]:
     (n,) = META_LEN.unpack_from(payload)
     return orjson.loads(payload[4:4 + n]), 4 + n
 
+
+# Checkpoints are written one at a time, always from this one thread.
+_CHECKPOINT_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
 
 # Record types owned by other modules (multipart state...): rtype -> appliers(store, lsn, payload), run by
 # ``Store.apply`` after its own handling, so live writes and recovery stay one path.
@@ -213,7 +217,7 @@ class Store:
         try:
             if self.wal.durable_lsn < lsn:
                 await self.wal.sync(include_active=True)
-            await asyncio.get_running_loop().run_in_executor(None, self.index.write_frozen, meta)
+            await asyncio.get_running_loop().run_in_executor(_CHECKPOINT_THREAD, self.index.write_frozen, meta)
             written = True
         except Exception:
             log.exception("checkpoint at lsn %d failed; the log still holds everything, retrying later", lsn)
