@@ -1,7 +1,7 @@
 """Preallocated segment files, so appends never allocate disk blocks.
 
 Every segment is created at its full size and fsynced before the first record
-goes in, in one of two ways (`fill`):
+goes in, in one of two ways (`fill`, chosen per spare):
 
 * `zeros`: filled with real zeros. Appends then only overwrite written blocks,
   so fdatasync has no metadata (size, extents) to flush: measured on this
@@ -15,9 +15,10 @@ goes in, in one of two ways (`fill`):
   disk's sequential speed (bench/wal_append.py, docs/ENGINE.md).
 
 `adaptive` (what `default_fill` picks under `always`; fallocate otherwise)
-chooses per spare, from the record that filled the last segment: fallocate
-after a big one (>= 256 KiB, e.g. the shard's 1 MiB data chunks: 0.82-0.88 of
-`dd oflag=dsync` against 0.70-0.73 on zeros), zeros otherwise. Either way:
+chooses per spare, from the record that started the current segment:
+fallocate after a big one (>= 256 KiB, e.g. the shard's 1 MiB data chunks:
+0.82-0.99 of `dd oflag=dsync` against 0.63-0.73 on zeros), zeros otherwise.
+Either way:
 
 * A write into the page cache can't fail with ENOSPC, so a write the io_uring
   backend completes later never does either: a full disk shows up here,
@@ -27,7 +28,7 @@ One spare segment is prepared in a background thread while the active one
 fills, so rotation is a rename. It is named `spare` (list_segments ignores it)
 and only gets that name once complete and fsynced; a half-made `spare.tmp` left
 by a crash is deleted on recovery. The price is one segment of disk space held
-in advance, and the recovery scan reads the zero padding of the newest segment.
+in advance, and the recovery scan reads the padding of the newest segment.
 """
 from __future__ import annotations
 
