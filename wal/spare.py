@@ -68,7 +68,7 @@ def make_segment_file(io: IOBackend, path: str, size: int, fill: str = "zeros") 
 
 
 class Spares:
-    """Keeps one pre-zeroed segment of `size` bytes ready in `directory`."""
+    """Keeps one preallocated segment of `size` bytes ready in `directory`."""
 
     def __init__(self, io: IOBackend, directory: str, size: int, fill: str = "zeros") -> None:
         if fill not in FILLS:
