@@ -745,7 +745,7 @@ def run_wrk(wrk: str, peer: Peer, workload: str, conc: int, duration: float, cyc
         res = {"ops": ops, "seconds": round(secs, 2), "ops_s": round(ops / secs, 1), "mb_s": round(mb, 1),
                "p50_ms": js["p50_us"] / 1000 if ops else None, "p99_ms": js["p99_us"] / 1000 if ops else None,
                "errors": errors, "engine": "wrk", "client_cpu_s": ru.ru_utime + ru.ru_stime}
-        if puts and ops >= 0.97 * len(puts) * (0.3 if workload == "mixed" else 1):
+        if puts and ops * (0.3 if workload == "mixed" else 1) >= 0.97 * len(puts):   # mixed: ~30% are PUTs
             res["capped"] = True
         res.update(m)
         return res
