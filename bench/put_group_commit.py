@@ -29,6 +29,7 @@ import urllib.parse
 import urllib.request
 
 import boto3
+import botocore.config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -112,8 +113,10 @@ def bench_one(tmp: str, group_commit: str, backend: str, args) -> dict:
     data_dir = tempfile.mkdtemp(prefix=f"gc-{group_commit}-{backend}-", dir=tmp)
     proc, endpoint = start_server(data_dir, group_commit, backend, args.shards)
     try:
+        # standard retries, as an S3 client should use: a 503 right after start is answered by retrying
         s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=AK, aws_secret_access_key=SK,
-                          region_name="us-east-1")
+                          region_name="us-east-1",
+                          config=botocore.config.Config(retries={"max_attempts": 10, "mode": "standard"}))
         s3.create_bucket(Bucket="bench")
         urls = presign(endpoint, "PUT", [f"k/{i}" for i in range(args.keys)], "bench")
         before = wal_metrics(endpoint)
