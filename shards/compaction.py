@@ -372,6 +372,7 @@ class Compactor:
             store.index.mark_trimmed()  # before the file goes: a full recovery must then start at a checkpoint
             store.wal.remove_segment(seg)
             del st.release[seg]
+            st.moved.pop(seg, None)  # every record that could name it was applied and checkpointed: the map can go
             self.segments_removed += 1
             self.reclaimed_bytes += size
             if store.metrics is not None:

@@ -215,3 +215,13 @@ def test_a_move_replayed_after_a_kill_still_lets_its_segment_go(tmp_path):
         assert not set(f"{s:016d}.seg" for s in moved) & set(segment_files(tmp_path))
         await store.close()
     asyncio.run(second())
+
+
+def test_the_relocation_map_of_a_removed_segment_is_dropped(tmp_path):
+    async def run():
+        store = open_store(tmp_path)
+        await churn(store, {})
+        moved = await compact(store)
+        assert moved and not set(moved) & set(state_of(store).moved)  # the map does not grow with every pass
+        await store.close()
+    asyncio.run(run())
