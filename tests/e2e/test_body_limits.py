@@ -3,7 +3,6 @@ Content-Length, or in x-amz-decoded-content-length for an aws-chunked body) is a
 a byte of the body is read. These tests send only the head and read the answer; nothing else is ever sent. Both
 HTTP fronts (--http-front sanic and raw) are held to it."""
 
-import itertools
 import socket
 import xml.etree.ElementTree as ET
 
@@ -13,7 +12,6 @@ from tests.s3.streaming_support import sign_headers
 from tests.support.server import CairnServer
 
 LIMIT = 5 << 30  # 5 GiB: the largest single PUT and the largest part S3 accepts
-_names = itertools.count()
 
 
 @pytest.fixture(scope="module", params=["sanic", "raw"])
@@ -22,17 +20,7 @@ def server(request, tmp_path_factory):
     yield srv
     srv.stop()
 
-
-@pytest.fixture
-def s3(server):
-    return server.client()
-
-
-@pytest.fixture
-def bucket(s3):
-    name = f"limits-{next(_names)}"
-    s3.create_bucket(Bucket=name)
-    return name
+# s3 and bucket come from tests/conftest.py, built on this module's server
 
 
 def head_only(server, method: str, path: str, headers: dict) -> bytes:
