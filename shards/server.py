@@ -120,6 +120,9 @@ def main() -> None:
     if os.environ.get("CAIRN_PROFILE_DIR"):
         from .profiling import maybe_profile
         maybe_profile(f"shard {settings['number']}")
+    if os.environ.get("CAIRN_TRACEMALLOC_DIR"):
+        from .profiling import maybe_trace_memory
+        maybe_trace_memory(f"shard {settings['number']}")
     try:
         uvloop.run(serve(settings))
     except OSError as exc:
