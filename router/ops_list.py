@@ -114,9 +114,13 @@ def _after_name(req: dict, last) -> dict:
     return {**req, "marker": last[0]}
 
 
-async def merged_page(call: Call, prefix: str, delimiter: str, marker: str, max_keys: int) -> tuple[list, bool]:
-    """Up to max_keys entries after marker across all shards, and whether more exist."""
-    req = {"op": "list", "bucket": call.bucket, "prefix": prefix, "delimiter": delimiter, "marker": marker}
+async def merged_page(call: Call, prefix: str, delimiter: str, marker: str, max_keys: int, url: bool,
+                      owner: str | None) -> tuple[list, bool]:
+    """Up to max_keys entries after marker across all shards, and whether more exist: ``[key, "<Contents>…"]``
+    (the shard renders the element: ``url`` is encoding-type=url, ``owner`` the access key to list as owner)
+    or ``[common prefix, None]``."""
+    req = {"op": "list", "bucket": call.bucket, "prefix": prefix, "delimiter": delimiter, "marker": marker,
+           "url": url, "owner": owner}
     return await lazy_merge(call.router.clients, req, "max_keys", max_keys, _after_name)
 
 
@@ -141,12 +145,12 @@ async def list_objects_v2(call: Call) -> HTTPResponse:
         marker = decode_token(token)
     else:
         marker = start_after or ""
-    items, truncated = await merged_page(call, prefix, delimiter, marker, max_keys)
+    owner = call.access_key if call.arg("fetch-owner") == "true" else None
+    items, truncated = await merged_page(call, prefix, delimiter, marker, max_keys, url, owner)
     next_token = encode_token(items[-1][0]) if truncated and items else None
     body = xml.list_objects_v2(bucket=call.bucket, prefix=prefix, delimiter=delimiter, max_keys=max_keys,
                                items=items, truncated=truncated, token=token, next_token=next_token,
-                               start_after=start_after, url=url,
-                               owner=call.access_key if call.arg("fetch-owner") == "true" else None)
+                               start_after=start_after, url=url)
     return HTTPResponse(body, content_type="application/xml")
 
 
@@ -154,9 +158,8 @@ async def list_objects_v1(call: Call) -> HTTPResponse:
     call.router.cache.require(call.bucket)
     prefix, delimiter, max_keys, url = _common_args(call)
     marker = call.arg("marker") or ""
-    items, truncated = await merged_page(call, prefix, delimiter, marker, max_keys)
+    items, truncated = await merged_page(call, prefix, delimiter, marker, max_keys, url, call.access_key)
     next_marker = items[-1][0] if truncated and items and delimiter else None
     body = xml.list_objects_v1(bucket=call.bucket, prefix=prefix, delimiter=delimiter, max_keys=max_keys,
-                               items=items, truncated=truncated, marker=marker, next_marker=next_marker, url=url,
-                               owner=call.access_key)
+                               items=items, truncated=truncated, marker=marker, next_marker=next_marker, url=url)
     return HTTPResponse(body, content_type="application/xml")

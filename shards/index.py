@@ -10,6 +10,11 @@ maps key -> versions, or -> None for "no versions any more" (a tombstone hiding 
 bucket dropped in a memtable hides everything older for that bucket. ``checkpoint`` writes the frozen layer and
 the caller's extra state (the LSN it covers...) in one SQLite transaction, so the table always matches one LSN.
 
+Besides the versions (a JSON blob), each row keeps its newest version's *list fields* in their own columns —
+delete marker, ETag, size, LastModified as S3's ISO-8601 text, storage class — so a ListObjects page is one
+``SELECT`` with no JSON decode per row (decoding was most of a page's cost). A table of the earlier layout
+(versions only) is rewritten with those columns when the index opens.
+
 A version is a plain dict (the PUT record's entry plus its data locations and the record's LSN) carrying ``vid``
 (a version id, or "null" for writes to an unversioned or suspended bucket) and ``dm: True`` for a delete
 marker. Versions of a key are ordered by LSN, and a "null" write replaces the key's null version only if it is
@@ -27,12 +32,17 @@ from sortedcontainers import SortedDict
 
 from wal.segments import Location
 
+from .listing_xml import iso8601
+
 _MISS = object()
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS objects (bucket TEXT NOT NULL, key TEXT NOT NULL, versions BLOB NOT NULL,"
-    " PRIMARY KEY (bucket, key)) WITHOUT ROWID",
-    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID",
-)
+_OBJECTS = ("CREATE TABLE IF NOT EXISTS objects (bucket TEXT NOT NULL, key TEXT NOT NULL, dm INTEGER NOT NULL,"
+            " etag TEXT, size INTEGER, modified TEXT NOT NULL, sc TEXT, versions BLOB NOT NULL,"
+            " PRIMARY KEY (bucket, key)) WITHOUT ROWID")
+_META = "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID"
+_INSERT = ("INSERT OR REPLACE INTO objects (bucket, key, dm, etag, size, modified, sc, versions)"
+           " VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+# A listed key's head: (key, dm, etag, size, modified, sc), the newest version's list fields.
+_HEADS = "SELECT key, dm, etag, size, modified, sc FROM objects"
 
 
 def _plain(obj):
@@ -43,6 +53,36 @@ def _plain(obj):
 
 def encode(obj) -> bytes:
     return orjson.dumps(obj, default=_plain)
+
+
+def list_fields(newest: dict) -> tuple:
+    """The list columns of a key whose newest version is ``newest``: (dm, etag, size, modified, sc)."""
+    return (1 if newest.get("dm") else 0, newest.get("etag"), newest.get("size"), iso8601(newest["mtime"]),
+            newest.get("sc"))
+
+
+def _row(bucket: str, key: str, versions: list) -> tuple:
+    return (bucket, key, *list_fields(versions[0]), encode(versions))
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Create the tables, or rewrite a versions-only ``objects`` table (the earlier layout) with the list
+    columns, in one transaction: a crash leaves either layout whole."""
+    columns = [row[1] for row in db.execute("PRAGMA table_info(objects)")]
+    if columns and "modified" not in columns:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("ALTER TABLE objects RENAME TO objects_versions_only")
+            db.execute(_OBJECTS)
+            rows = db.execute("SELECT bucket, key, versions FROM objects_versions_only")
+            db.executemany(_INSERT, ((b, k, *list_fields(orjson.loads(v)[0]), v) for b, k, v in rows))
+            db.execute("DROP TABLE objects_versions_only")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    db.execute(_OBJECTS)
+    db.execute(_META)
 
 
 def _decode_versions(blob: bytes) -> list:
@@ -90,6 +130,7 @@ class Index:
         self.frozen: Memtable | None = None
         # page caches stay small (the OS page cache holds the file anyway): memory is bounded whatever the size
         self._writer = self._connect(2 << 10, check_same_thread=False)  # one checkpoint at a time, any thread
+        _migrate(self._writer)
         self._reader = self._connect(8 << 10)
 
     def _connect(self, cache_kib: int, **kw) -> sqlite3.Connection:
@@ -97,8 +138,6 @@ class Index:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")  # a committed checkpoint survives power loss
         db.execute(f"PRAGMA cache_size=-{cache_kib}")
-        for stmt in _SCHEMA:
-            db.execute(stmt)
         return db
 
     def close(self) -> None:
@@ -140,8 +179,7 @@ class Index:
             for bucket, keys in frozen.buckets.items():
                 db.executemany("DELETE FROM objects WHERE bucket = ? AND key = ?",
                                ((bucket, k) for k, v in keys.items() if not v))
-                db.executemany("INSERT OR REPLACE INTO objects VALUES (?, ?, ?)",
-                               ((bucket, k, encode(v)) for k, v in keys.items() if v))
+                db.executemany(_INSERT, (_row(bucket, k, v) for k, v in keys.items() if v))
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
             db.execute("COMMIT")
         except BaseException:
@@ -257,23 +295,26 @@ class Index:
         self.active.changes += 1
 
     # -- ordered scans ----------------------------------------------------------------------------------------
-    def _scan(self, bucket: str, start: str, inclusive: bool):
+    def _scan(self, bucket: str, start: str, inclusive: bool, heads: bool = False):
         """``(key, versions)`` of keys with versions, in key order, from ``start``: the three layers merged, the
-        newest deciding."""
+        newest deciding. With ``heads``, ``(key, head)`` instead: the list columns, no versions decoded."""
         layers = []
         for mt in (self.active, self.frozen):
             if mt is None:
                 continue
             keys = mt.buckets.get(bucket)
             if keys is not None:
-                layers.append(_items_from(keys, start, inclusive))
+                layers.append((_heads_from if heads else _items_from)(keys, start, inclusive))
             if bucket in mt.dropped:
                 break
         else:
-            op = ">=" if inclusive else ">"
-            rows = self._reader.execute(
-                f"SELECT key, versions FROM objects WHERE bucket = ? AND key {op} ? ORDER BY key", (bucket, start))
-            layers.append((k, _LazyVersions(v)) for k, v in rows)
+            where = f"WHERE bucket = ? AND key {'>=' if inclusive else '>'} ? ORDER BY key"
+            if heads:
+                rows = self._reader.execute(f"{_HEADS} {where}", (bucket, start))
+                layers.append((row[0], row) for row in rows)
+            else:
+                rows = self._reader.execute(f"SELECT key, versions FROM objects {where}", (bucket, start))
+                layers.append((k, _LazyVersions(v)) for k, v in rows)
         if len(layers) == 1:
             for key, versions in layers[0]:
                 if versions:
@@ -310,7 +351,8 @@ class Index:
 
     # -- listing ------------------------------------------------------------------------------------------
     def list_page(self, bucket: str, prefix: str, delimiter: str, marker: str, max_keys: int) -> tuple[list, bool]:
-        """One sorted page of current objects after ``marker``: ``[key, entry]`` or ``[common_prefix, None]``.
+        """One sorted page of current objects after ``marker``: ``[key, head]`` or ``[common_prefix, None]``,
+        a head being the newest version's ``(key, dm, etag, size, modified, sc)`` (see ``list_fields``).
 
         Keys whose newest version is a delete marker are not listed, nor are common prefixes holding only such
         keys. As in S3, an entry is listed only if it sorts after the marker, so a common prefix used as the
@@ -318,12 +360,32 @@ class Index:
         """
         if max_keys <= 0:
             return [], False
+        if not delimiter and self._table_only(bucket):
+            return self._table_page(bucket, prefix, marker, max_keys)
         out: list = []
-        for name, versions in self._walk(bucket, prefix, delimiter, marker, live_only=True):
+        for name, head in self._walk(bucket, prefix, delimiter, marker, live_only=True):
             if len(out) == max_keys:
                 return out, True
-            out.append([name, None if versions is None else versions[0]])
+            out.append([name, head])
         return out, False
+
+    def _table_only(self, bucket: str) -> bool:
+        """Whether the SQLite table alone holds the bucket's keys (no memtable changed or dropped it)."""
+        return all(mt is None or (bucket not in mt.buckets and bucket not in mt.dropped)
+                   for mt in (self.active, self.frozen))
+
+    def _table_page(self, bucket: str, prefix: str, marker: str, max_keys: int) -> tuple[list, bool]:
+        """``list_page`` without a delimiter when only the table holds the bucket: the filtering (prefix,
+        marker, delete markers) and the page size are all SQLite's, one row fetched past the page to tell
+        whether it is truncated."""
+        start, op = (marker, ">") if marker >= prefix else (prefix, ">=")
+        where, args = f"bucket = ? AND key {op} ?", [bucket, start]
+        if prefix:
+            where += " AND key < ?"
+            args.append(_after_prefix(prefix))
+        args.append(max_keys + 1)
+        rows = self._reader.execute(f"{_HEADS} WHERE {where} AND dm = 0 ORDER BY key LIMIT ?", args).fetchall()
+        return [[row[0], row] for row in rows[:max_keys]], len(rows) > max_keys
 
     def list_versions_page(self, bucket: str, prefix: str, delimiter: str, key_marker: str, vid_marker: str,
                            max_keys: int) -> tuple[list, bool]:
@@ -357,11 +419,13 @@ class Index:
         return out, False
 
     def _walk(self, bucket: str, prefix: str, delimiter: str, marker: str, live_only: bool):
-        """Yield ``(key, versions)`` and ``(common_prefix, None)`` in order, after ``marker``, under ``prefix``."""
+        """Yield ``(key, versions)`` and ``(common_prefix, None)`` in order, after ``marker``, under ``prefix``.
+        ``live_only`` (ListObjects) skips delete-marked keys and yields heads instead of versions."""
         start, inclusive = (marker, False) if marker >= prefix else (prefix, True)
         plen = len(prefix)
+        dead = _head_dead if live_only else _versions_dead
         while True:
-            scan = self._scan(bucket, start, inclusive)
+            scan = self._scan(bucket, start, inclusive, heads=live_only)
             for key, versions in scan:
                 if not key.startswith(prefix):
                     return
@@ -369,11 +433,11 @@ class Index:
                     cut = key.find(delimiter, plen)
                     if cut >= 0:
                         cp = key[:cut + len(delimiter)]
-                        if cp > marker and (not live_only or _any_live(key, versions, cp, scan)):
+                        if cp > marker and (not live_only or _any_live(key, versions, cp, scan, dead)):
                             yield cp, None
                         start, inclusive = _after_prefix(cp), True  # skip the rest under cp with a new scan
                         break
-                if not (live_only and versions[0].get("dm")):
+                if not (live_only and dead(versions)):
                     yield key, versions
             else:
                 return
@@ -383,6 +447,21 @@ class Index:
 def _items_from(keys: SortedDict, start: str, inclusive: bool):
     for k in keys.irange(start, inclusive=(inclusive, True)):
         yield k, keys[k]
+
+
+def _heads_from(keys: SortedDict, start: str, inclusive: bool):
+    """A memtable's keys as ``(key, head)``, like the table's list columns (None: a tombstone)."""
+    for k in keys.irange(start, inclusive=(inclusive, True)):
+        versions = keys[k]
+        yield k, (k, *list_fields(versions[0])) if versions else None
+
+
+def _head_dead(head: tuple) -> bool:
+    return head[1]
+
+
+def _versions_dead(versions) -> bool:
+    return versions[0].get("dm")
 
 
 class _LazyVersions:
@@ -411,14 +490,14 @@ class _LazyVersions:
         return len(self._get())
 
 
-def _any_live(key: str, versions, cp: str, scan) -> bool:
+def _any_live(key: str, value, cp: str, scan, dead) -> bool:
     """Whether any key under the common prefix ``cp`` (``key`` first, then the rest of ``scan``) is live."""
-    if not versions[0].get("dm"):
+    if not dead(value):
         return True
-    for key, versions in scan:
+    for key, value in scan:
         if not key.startswith(cp):
             return False
-        if not versions[0].get("dm"):
+        if not dead(value):
             return True
     return False
 

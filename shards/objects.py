@@ -16,7 +16,7 @@ import orjson
 
 from wal.records import RecordType
 
-from . import checksums
+from . import checksums, listing_xml
 from .errors import S3Error
 from .preconditions import check_copy_source, check_write, raise_refusal, record_condition
 from .ranges import check_conditions, parse_range
@@ -214,12 +214,14 @@ async def _deleted(store: Store, records: list, reply: dict) -> dict:
 
 
 def list_page(store: Store, meta: dict) -> dict:
+    """One shard's page of ListObjects: ``[key, "<Contents>…</Contents>"]`` or ``[common prefix, None]``, the
+    elements rendered here (encoding-type ``url``, ``owner``: the access key to list as the owner, if any) so
+    the router only merges by key and splices them."""
     entries, truncated = store.index.list_page(
         meta["bucket"], meta.get("prefix", ""), meta.get("delimiter", ""), meta.get("marker", ""),
         int(meta["max_keys"]))
-    # compact on the wire: [key, etag, size, mtime, storage class], or [common prefix, None]
-    items = [[k, None] if e is None else [k, e["etag"], e["size"], e["mtime"], e.get("sc")] for k, e in entries]
-    return {"items": items, "truncated": truncated}
+    return {"items": listing_xml.page_items(entries, bool(meta.get("url")), meta.get("owner")),
+            "truncated": truncated}
 
 
 def list_versions(store: Store, meta: dict) -> dict:

@@ -166,10 +166,37 @@ def test_list_page_truncates_only_when_a_live_entry_follows():
     assert idx.list_page("b", "", "", "", 1)[1] is True
 
 
-def test_list_page_entry_is_the_latest_version():
-    idx = build({"k": [("v1", False), ("v2", False)]})
+def test_list_page_entry_is_the_latest_versions_list_fields():
+    idx = Index()
+    idx.put("b", "k", {**version("v1"), "etag": "old", "size": 1, "mtime": 1.0})
+    idx.put("b", "k", {**version("v2"), "etag": "new", "size": 22, "mtime": 1700000000.5, "sc": "GLACIER"})
     (entry,), _ = idx.list_page("b", "", "", "", 10)
-    assert entry[1]["vid"] == "v2"
+    assert entry == ["k", ("k", 0, "new", 22, "2023-11-14T22:13:20.500Z", "GLACIER")]
+
+
+def test_an_index_of_the_versions_only_layout_opens_with_its_list_fields(tmp_path):
+    """A data dir checkpointed before the list columns existed: the table is rewritten when the index opens."""
+    import sqlite3
+    db = sqlite3.connect(tmp_path / "index.db")
+    db.execute("CREATE TABLE objects (bucket TEXT NOT NULL, key TEXT NOT NULL, versions BLOB NOT NULL,"
+               " PRIMARY KEY (bucket, key)) WITHOUT ROWID")
+    db.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID")
+    old = [{"vid": "null", "lsn": 1, "etag": "e1", "size": 5, "mtime": 0.25, "loc": [[1, 2, 3]]}]
+    gone = [{"vid": "v", "lsn": 2, "dm": True, "mtime": 0.0}]
+    db.executemany("INSERT INTO objects VALUES (?, ?, ?)",
+                   [("b", "live", index_module.encode(old)), ("b", "marked", index_module.encode(gone))])
+    db.execute("INSERT INTO meta VALUES ('applied', x'01')")
+    db.commit()
+    db.close()
+    idx = index_module.Index(tmp_path)
+    assert idx.list_page("b", "", "", "", 10) == ([["live", ("live", 0, "e1", 5, "1970-01-01T00:00:00.250Z", None)]],
+                                                  False)
+    assert idx.versions("b", "live")[0]["loc"] == [(1, 2, 3)] and idx.latest("b", "marked")["dm"]
+    assert idx.meta("applied") == b"\x01"
+    idx.close()
+    idx = index_module.Index(tmp_path)      # and opens again as it is
+    assert [n for n, _ in idx.list_page("b", "", "", "", 10)[0]] == ["live"]
+    idx.close()
 
 
 def test_list_page_of_unknown_bucket_or_zero_max_keys_is_empty():
