@@ -52,9 +52,9 @@ class _ShardCursor:
         self.client, self.req, self.resume = client, req, resume
         self.items, self.pos, self.more = page["items"], 0, page["truncated"]
 
-    async def refill(self) -> None:
+    async def refill(self, size_field: str, size: int) -> None:
         # the last entry this shard returned (a key, or a common prefix) is exactly where its next page starts
-        page = await self.client.call(self.resume(self.req, self.items[-1]))
+        page = await self.client.call({**self.resume(self.req, self.items[-1]), size_field: size})
         self.items, self.pos, self.more = page["items"], 0, page["truncated"]
 
 
@@ -68,8 +68,9 @@ async def lazy_merge(clients, req: dict, size_field: str, limit: int, resume) ->
 
     Lazy: each shard first returns about its share of the page (keys spread evenly over shards), and only a
     shard whose share runs out before the page is full is asked for more (``resume(req, last_entry)`` is the
-    request for what follows its last entry). Returning ``limit`` from every shard would make each list cost N
-    pages of shard work and wire bytes for one page of output.
+    request for what follows its last entry) — no more than the page still lacks, which is all that shard could
+    contribute. Returning ``limit`` from every shard would make each list cost N pages of shard work and wire
+    bytes for one page of output.
 
     The merge takes whole runs at a time: every buffered entry up to the smallest last entry of a shard that
     has more is final, so those runs are concatenated and sorted (stable: one key's versions keep their order)
@@ -85,7 +86,7 @@ async def lazy_merge(clients, req: dict, size_field: str, limit: int, resume) ->
     while True:
         dry = [cur for cur in cursors if cur.pos == len(cur.items) and cur.more]
         if dry:
-            await asyncio.gather(*(cur.refill() for cur in dry))
+            await asyncio.gather(*(cur.refill(size_field, max(1, limit - len(out))) for cur in dry))
             continue
         live = [cur for cur in cursors if cur.pos < len(cur.items)]
         if not live:

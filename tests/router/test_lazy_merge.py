@@ -74,3 +74,22 @@ def test_lazy_merge_matches_brute_force(versions):
         out, truncated = asyncio.run(lazy_merge(shards, req, "max_keys", limit, resume))
         assert out == everything[:limit]
         assert truncated == (0 < limit < len(everything))      # max-keys=0 answers an empty, untruncated page
+
+
+def test_a_refill_asks_only_for_what_the_page_still_lacks():
+    """Shard A holds the first 1,000 keys, B the next 1,000: A's share (532) runs out first, and its refill asks
+    for the 468 entries the page lacks, not another share."""
+    a = FakeShard([[f"a{i:03d}", {}] for i in range(1000)])
+    b = FakeShard([[f"z{i:03d}", {}] for i in range(1000)])
+    asked = []
+    for shard in (a, b):
+        call = shard.call
+
+        async def recording(req, call=call, shard=shard):
+            asked.append((shard is a, req["max_keys"]))
+            return await call(req)
+        shard.call = recording
+    out, truncated = asyncio.run(lazy_merge([a, b], {"marker": ""}, "max_keys", 1000,
+                                            lambda r, last: {**r, "marker": last[0]}))
+    assert [e[0] for e in out] == [f"a{i:03d}" for i in range(1000)] and truncated
+    assert sorted(asked) == [(False, 532), (True, 468), (True, 532)]
