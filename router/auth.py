@@ -103,12 +103,16 @@ class Body:
     async def __aiter__(self):
         stream = self.stream
         decoder, sha = self.decoder, self.sha
+        # the raw front hands over pieces already buffered without the task wait_for makes for every read
+        nowait = getattr(stream, "read_nowait", None)
         while True:
-            try:
-                # a sender that stalls mid-body (slowloris) is cut off instead of holding its upload open
-                chunk = await asyncio.wait_for(stream.read(), self.idle_timeout) if stream is not None else None
-            except asyncio.TimeoutError:
-                raise S3Error("RequestTimeout") from None
+            chunk = nowait() if nowait is not None else None
+            if chunk is None:
+                try:
+                    # a sender that stalls mid-body (slowloris) is cut off instead of holding its upload open
+                    chunk = await asyncio.wait_for(stream.read(), self.idle_timeout) if stream is not None else None
+                except asyncio.TimeoutError:
+                    raise S3Error("RequestTimeout") from None
             if chunk is None:
                 break
             if decoder is not None:

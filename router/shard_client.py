@@ -17,7 +17,8 @@ import orjson
 from shards.errors import S3Error
 from shards.protocol import (CREDIT, K_CANCEL, K_CREDIT, K_DATA, K_END, K_PUSH, K_PUSH_ACK, K_REQUEST, K_RESPONSE,
                              MAX_DATA_FRAME,
-                             Cork, FrameParser, frame, frame_header)
+                             Cork, frame, frame_header)
+from shards.frame_receiver import FrameReceiver
 
 log = logging.getLogger("cairn.router")
 
@@ -40,7 +41,7 @@ def unavailable(number: int) -> S3Error:
 class Exchange:
     """One request to a shard: its reply metadata, then (for GET) a body stream."""
 
-    __slots__ = ("conn", "req_id", "_reply", "_chunks", "_waiter", "_ended", "_error", "closed")
+    __slots__ = ("conn", "req_id", "_reply", "_chunks", "_waiter", "_ended", "_error", "closed", "_out", "_out_size")
 
     def __init__(self, conn: "ShardConnection", req_id: int) -> None:
         self.conn = conn
@@ -51,6 +52,8 @@ class Exchange:
         self._ended = False
         self._error: S3Error | None = None
         self.closed = False  # no more frames will arrive for this exchange
+        self._out: list = []  # request-body pieces not yet sent, fewer than MAX_DATA_FRAME bytes
+        self._out_size = 0
 
     # -- called by the connection -------------------------------------------------------------------------
     def _wake(self) -> None:
@@ -81,21 +84,42 @@ class Exchange:
 
     # -- called by the router -----------------------------------------------------------------------------
     async def send(self, data: bytes | memoryview) -> None:
-        """Forward request-body bytes; waits while the socket's write buffer is full."""
+        """Forward request-body bytes; waits while the socket's write buffer is full. Pieces are gathered into
+        DATA frames of up to MAX_DATA_FRAME bytes, written as one header and the pieces as they are (no join):
+        the shard receives such a frame into one buffer and logs it as a chunk record without copying it."""
         if self.closed:
             return
+        if len(data) > MAX_DATA_FRAME:
+            view = memoryview(data)
+            for i in range(0, len(view), MAX_DATA_FRAME):
+                self._gather(view[i:i + MAX_DATA_FRAME])
+        else:
+            self._gather(data)
         conn = self.conn
-        for i in range(0, len(data), MAX_DATA_FRAME):
-            piece = data[i:i + MAX_DATA_FRAME]
-            conn.write_many((frame_header(self.req_id, K_DATA, len(piece)), piece))
         if conn.paused is not None:
             await conn.paused
 
+    def _gather(self, piece) -> None:
+        n = len(piece)
+        if self._out_size + n > MAX_DATA_FRAME:
+            self._send_gathered()
+        self._out.append(piece)
+        self._out_size += n
+        if self._out_size == MAX_DATA_FRAME:
+            self._send_gathered()
+
+    def _send_gathered(self) -> None:
+        if self._out:
+            self.conn.write_many((frame_header(self.req_id, K_DATA, self._out_size), *self._out))
+            self._out, self._out_size = [], 0
+
     def end(self, meta: dict | None = None) -> None:
         if not self.closed:
+            self._send_gathered()
             self.conn.write(frame(self.req_id, K_END, orjson.dumps(meta) if meta else b""))
 
     def cancel(self) -> None:
+        self._out, self._out_size = [], 0
         if not self.closed:
             self.closed = True
             self.conn.exchanges.pop(self.req_id, None)
@@ -129,11 +153,10 @@ class Exchange:
             self._waiter = None
 
 
-class ShardConnection(asyncio.Protocol):
+class ShardConnection(FrameReceiver):
     def __init__(self, client: "ShardClient") -> None:
         self.client = client
         self.loop = asyncio.get_running_loop()
-        self.parser = FrameParser()
         self.exchanges: dict[int, Exchange] = {}
         self.transport = None
         self.paused: asyncio.Future | None = None
@@ -168,9 +191,9 @@ class ShardConnection(asyncio.Protocol):
     def write_many(self, parts) -> None:
         self.cork.write(*parts)
 
-    def data_received(self, data: bytes) -> None:
+    def frames_received(self, frames: list) -> None:
         exchanges = self.exchanges
-        for req_id, kind, payload in self.parser.feed(data):
+        for req_id, kind, payload in frames:
             if kind == K_DATA:
                 ex = exchanges.get(req_id)
                 if ex is not None:

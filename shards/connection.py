@@ -1,6 +1,6 @@
 """One router's connection to this shard: demultiplexes frames into exchanges and runs the op for each.
 
-Synchronous ops (HEAD, list pages, small GETs) answer inline from ``data_received``: no task, no extra loop
+Synchronous ops (HEAD, list pages, small GETs) answer inline from ``frames_received``: no task, no extra loop
 turn. Ops that must wait for the log's commit run as tasks. A GET body larger than the window streams from
 a task that waits for the router's CREDIT, so a slow client can't make the shard buffer its object in memory.
 """
@@ -23,7 +23,8 @@ from . import buckets, copying, multipart, multipart_listing, objects, tags
 from .errors import S3Error
 from .protocol import (CREDIT, K_CANCEL, K_CREDIT, K_DATA, K_END, K_PUSH, K_PUSH_ACK, K_REQUEST, K_RESPONSE,
                        MAX_DATA_FRAME,
-                       WINDOW, Cork, FrameParser, frame, frame_header)
+                       WINDOW, Cork, frame, frame_header)
+from .frame_receiver import FrameReceiver
 
 log = logging.getLogger("cairn.shard")
 
@@ -130,11 +131,10 @@ OPS = {
 }
 
 
-class RouterConnection(asyncio.Protocol):
+class RouterConnection(FrameReceiver):
     def __init__(self, shard) -> None:
         self.shard = shard
         self.store = shard.store
-        self.parser = FrameParser()
         self.uploads: dict = {}
         self.streams: dict[int, BodyStream] = {}
         self.pushes: dict[int, asyncio.Future] = {}  # push sequence number -> resolved by the router's ack
@@ -180,8 +180,8 @@ class RouterConnection(asyncio.Protocol):
         return ack
 
     # -- frames ---------------------------------------------------------------------------------------------
-    def data_received(self, data: bytes) -> None:
-        for req_id, kind, payload in self.parser.feed(data):
+    def frames_received(self, frames: list) -> None:
+        for req_id, kind, payload in frames:
             if kind == K_DATA:
                 up = self.uploads.get(req_id)
                 if up is not None:

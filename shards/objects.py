@@ -24,6 +24,9 @@ from .store import Store, encode_put
 from .versions import check_version_id, plan_delete, resolve, resolve_copy_source, version_for_write
 
 CHUNK = 1 << 20
+# A body piece at least this big is logged as a chunk record of its own, as it arrived (the router sends DATA
+# frames of about CHUNK bytes, received into a buffer of their own): no copy into the upload's buffer.
+OWN_RECORD = 256 << 10
 
 # Entry fields a client may see; "loc" and "lsn" are the shard's own business.
 PUBLIC = ("etag", "size", "mtime", "ct", "hdr", "um", "cks", "ckt", "sc", "vid", "tags")
@@ -60,14 +63,22 @@ class Upload:
         if self.ck is not None:
             self.ck.update(data)
         self.size += len(data)
+        if len(data) >= OWN_RECORD:
+            if self.buf:
+                self._flush()
+            self._append(data)  # the log writes from ``data`` until it commits: nobody else holds it
+            return
         self.buf += data
         if len(self.buf) >= CHUNK:
             self._flush()
 
     def _flush(self) -> None:
-        _, loc = self.store.wal.append(RecordType.CHUNK, self.buf)
-        self.chunks.append(loc)
+        self._append(self.buf)
         self.buf = bytearray()
+
+    def _append(self, data) -> None:
+        _, loc = self.store.wal.append(RecordType.CHUNK, data)
+        self.chunks.append(loc)
 
     def verify(self, end: dict) -> dict:
         """Check the body against its declared length, Content-MD5 and checksum (header, or trailer in ``end``);

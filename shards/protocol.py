@@ -52,41 +52,6 @@ def frame_header(req_id: int, kind: int, length: int) -> bytes:
     return HEADER.pack(req_id, kind, length)
 
 
-class FrameParser:
-    """Incremental frame splitter: feed bytes, get (req_id, kind, payload) tuples back.
-
-    Payloads are returned as bytes slices of the receive buffer; the buffer is compacted once per feed so a
-    stream of small frames costs one memmove per socket read, not one per frame.
-    """
-
-    __slots__ = ("_buf", "_pos")
-
-    def __init__(self) -> None:
-        self._buf = bytearray()
-        self._pos = 0
-
-    def feed(self, data: bytes) -> list[tuple[int, int, bytes]]:
-        buf = self._buf
-        buf += data
-        pos = self._pos
-        end = len(buf)
-        out = []
-        unpack = HEADER.unpack_from
-        while end - pos >= HEADER_SIZE:
-            req_id, kind, length = unpack(buf, pos)
-            if length > MAX_FRAME:
-                raise ProtocolError(f"frame of {length} bytes")
-            start = pos + HEADER_SIZE
-            if end - start < length:
-                break
-            out.append((req_id, kind, bytes(buf[start:start + length])))
-            pos = start + length
-        if pos:
-            del buf[:pos]
-        self._pos = 0
-        return out
-
-
 class Cork:
     """Coalesces the frames written during one event-loop turn into one ``writelines`` (one syscall).
 

@@ -17,8 +17,8 @@ ADMIN_BODY_LIMIT = 1 << 20
 
 
 class BodyStream:
-    """Request body pieces as the parser delivers them. ``read()`` returns what is buffered (joined), or None once
-    the body is complete; the connection pauses reading while more than HIGH_WATER bytes wait here."""
+    """Request body pieces as the parser delivers them. ``read()`` returns the next piece, or None once the body
+    is complete; the connection pauses reading while more than HIGH_WATER bytes wait here."""
 
     __slots__ = ("conn", "request", "chunks", "size", "done", "error", "waiter")
 
@@ -56,6 +56,8 @@ class BodyStream:
                 w.set_result(None)
 
     # -- handler side --------------------------------------------------------------------------------------------
+    # Pieces are handed on one by one as the parser delivered them, never joined: joining the ~1 MiB buffered
+    # while the connection is paused cost a copy of every PUT byte into freshly faulted pages (~0.2 ms a MiB).
     async def read(self) -> bytes | None:
         if self.request.expect_continue:  # the client waits for it before it sends the body
             self.conn.write(self.request.take_continue())
@@ -66,10 +68,15 @@ class BodyStream:
                 return None
             self.waiter = self.conn.loop.create_future()
             await self.waiter
+        return self.read_nowait()
+
+    def read_nowait(self) -> bytes | None:
+        """The next buffered piece, or None if none is buffered (which says nothing about the body's end)."""
         chunks = self.chunks
-        data = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
-        chunks.clear()
-        self.size = 0
+        if not chunks:
+            return None
+        data = chunks.popleft()
+        self.size -= len(data)
         self.conn.resume_body()
         return data
 
