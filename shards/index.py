@@ -10,10 +10,12 @@ maps key -> versions, or -> None for "no versions any more" (a tombstone hiding 
 bucket dropped in a memtable hides everything older for that bucket. ``checkpoint`` writes the frozen layer and
 the caller's extra state (the LSN it covers...) in one SQLite transaction, so the table always matches one LSN.
 
-Besides the versions (a JSON blob), each row keeps its newest version's *list fields* in their own columns —
-delete marker, ETag, size, LastModified as S3's ISO-8601 text, storage class — so a ListObjects page is one
-``SELECT`` with no JSON decode per row (decoding was most of a page's cost). A table of the earlier layout
-(versions only) is rewritten with those columns when the index opens.
+Besides the versions (a JSON blob), each row keeps what ListObjects shows of it in its own columns: whether
+the newest version is a delete marker, and its ``<Contents>`` element (shards/listing_xml.py), rendered once
+when the checkpoint writes the row. A ListObjects page is then one ``SELECT`` of (key, element) with no JSON
+decode or formatting per row (decoding was most of a page's cost, formatting most of the router's). A table of
+the earlier layout (versions only), or whose elements an older ``LIST_FORMAT`` rendered, is rewritten from the
+versions when the index opens.
 
 A version is a plain dict (the PUT record's entry plus its data locations and the record's LSN) carrying ``vid``
 (a version id, or "null" for writes to an unversioned or suspended bucket) and ``dm: True`` for a delete
@@ -32,17 +34,14 @@ from sortedcontainers import SortedDict
 
 from wal.segments import Location
 
-from .listing_xml import iso8601
+from .listing_xml import LIST_FORMAT, element
 
 _MISS = object()
 _OBJECTS = ("CREATE TABLE IF NOT EXISTS objects (bucket TEXT NOT NULL, key TEXT NOT NULL, dm INTEGER NOT NULL,"
-            " etag TEXT, size INTEGER, modified TEXT NOT NULL, sc TEXT, versions BLOB NOT NULL,"
-            " PRIMARY KEY (bucket, key)) WITHOUT ROWID")
+            " contents TEXT, versions BLOB NOT NULL, PRIMARY KEY (bucket, key)) WITHOUT ROWID")
 _META = "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID"
-_INSERT = ("INSERT OR REPLACE INTO objects (bucket, key, dm, etag, size, modified, sc, versions)"
-           " VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-# A listed key's head: (key, dm, etag, size, modified, sc), the newest version's list fields.
-_HEADS = "SELECT key, dm, etag, size, modified, sc FROM objects"
+_INSERT = "INSERT OR REPLACE INTO objects (bucket, key, dm, contents, versions) VALUES (?, ?, ?, ?, ?)"
+_KEEP_ON_RESET = ("trimmed", "list_format")
 
 
 def _plain(obj):
@@ -55,34 +54,38 @@ def encode(obj) -> bytes:
     return orjson.dumps(obj, default=_plain)
 
 
-def list_fields(newest: dict) -> tuple:
-    """The list columns of a key whose newest version is ``newest``: (dm, etag, size, modified, sc)."""
-    return (1 if newest.get("dm") else 0, newest.get("etag"), newest.get("size"), iso8601(newest["mtime"]),
-            newest.get("sc"))
+def list_columns(key: str, newest: dict) -> tuple:
+    """What ListObjects reads of a key whose newest version is ``newest``: (dm, its ``<Contents>`` or None)."""
+    return (1, None) if newest.get("dm") else (0, element(key, newest))
 
 
 def _row(bucket: str, key: str, versions: list) -> tuple:
-    return (bucket, key, *list_fields(versions[0]), encode(versions))
+    return (bucket, key, *list_columns(key, versions[0]), encode(versions))
 
 
 def _migrate(db: sqlite3.Connection) -> None:
-    """Create the tables, or rewrite a versions-only ``objects`` table (the earlier layout) with the list
-    columns, in one transaction: a crash leaves either layout whole."""
+    """Create the tables, or rewrite ``objects`` from its versions when its list columns are missing (the
+    earlier, versions-only layout) or were rendered by another ``LIST_FORMAT``: one transaction, so a crash
+    leaves the table as it was or rewritten whole."""
+    db.execute(_META)
     columns = [row[1] for row in db.execute("PRAGMA table_info(objects)")]
-    if columns and "modified" not in columns:
+    row = db.execute("SELECT value FROM meta WHERE name = 'list_format'").fetchone()
+    if columns and ("contents" not in columns or row is None or row[0] != LIST_FORMAT):
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute("ALTER TABLE objects RENAME TO objects_versions_only")
+            db.execute("ALTER TABLE objects RENAME TO objects_before")
             db.execute(_OBJECTS)
-            rows = db.execute("SELECT bucket, key, versions FROM objects_versions_only")
-            db.executemany(_INSERT, ((b, k, *list_fields(orjson.loads(v)[0]), v) for b, k, v in rows))
-            db.execute("DROP TABLE objects_versions_only")
+            rows = db.execute("SELECT bucket, key, versions FROM objects_before")
+            db.executemany(_INSERT, ((b, k, *list_columns(k, orjson.loads(v)[0]), v) for b, k, v in rows))
+            db.execute("DROP TABLE objects_before")
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('list_format', ?)", (LIST_FORMAT,))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
-    db.execute(_OBJECTS)
-    db.execute(_META)
+    elif not columns:
+        db.execute(_OBJECTS)
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('list_format', ?)", (LIST_FORMAT,))
 
 
 def _decode_versions(blob: bytes) -> list:
@@ -207,7 +210,7 @@ class Index:
         """Forget everything (a rebuild from the whole log follows)."""
         self.active, self.frozen = Memtable(), None
         self._writer.execute("DELETE FROM objects")
-        self._writer.execute("DELETE FROM meta WHERE name != 'trimmed'")
+        self._writer.execute(f"DELETE FROM meta WHERE name NOT IN {_KEEP_ON_RESET}")
 
     # -- lookups ------------------------------------------------------------------------------------------
     def versions(self, bucket: str, key: str) -> list | None:
@@ -310,7 +313,7 @@ class Index:
         else:
             where = f"WHERE bucket = ? AND key {'>=' if inclusive else '>'} ? ORDER BY key"
             if heads:
-                rows = self._reader.execute(f"{_HEADS} {where}", (bucket, start))
+                rows = self._reader.execute(f"SELECT key, dm, contents FROM objects {where}", (bucket, start))
                 layers.append((row[0], row) for row in rows)
             else:
                 rows = self._reader.execute(f"SELECT key, versions FROM objects {where}", (bucket, start))
@@ -351,8 +354,8 @@ class Index:
 
     # -- listing ------------------------------------------------------------------------------------------
     def list_page(self, bucket: str, prefix: str, delimiter: str, marker: str, max_keys: int) -> tuple[list, bool]:
-        """One sorted page of current objects after ``marker``: ``[key, head]`` or ``[common_prefix, None]``,
-        a head being the newest version's ``(key, dm, etag, size, modified, sc)`` (see ``list_fields``).
+        """One sorted page of current objects after ``marker``: ``[key, <Contents> element]`` (as stored, see
+        ``list_columns``) or ``[common_prefix, None]``.
 
         Keys whose newest version is a delete marker are not listed, nor are common prefixes holding only such
         keys. As in S3, an entry is listed only if it sorts after the marker, so a common prefix used as the
@@ -366,7 +369,7 @@ class Index:
         for name, head in self._walk(bucket, prefix, delimiter, marker, live_only=True):
             if len(out) == max_keys:
                 return out, True
-            out.append([name, head])
+            out.append([name, None if head is None else head[2]])
         return out, False
 
     def _table_only(self, bucket: str) -> bool:
@@ -384,8 +387,9 @@ class Index:
             where += " AND key < ?"
             args.append(_after_prefix(prefix))
         args.append(max_keys + 1)
-        rows = self._reader.execute(f"{_HEADS} WHERE {where} AND dm = 0 ORDER BY key LIMIT ?", args).fetchall()
-        return [[row[0], row] for row in rows[:max_keys]], len(rows) > max_keys
+        rows = self._reader.execute(f"SELECT key, contents FROM objects WHERE {where} AND dm = 0 ORDER BY key"
+                                    " LIMIT ?", args).fetchall()
+        return rows[:max_keys], len(rows) > max_keys
 
     def list_versions_page(self, bucket: str, prefix: str, delimiter: str, key_marker: str, vid_marker: str,
                            max_keys: int) -> tuple[list, bool]:
@@ -450,10 +454,10 @@ def _items_from(keys: SortedDict, start: str, inclusive: bool):
 
 
 def _heads_from(keys: SortedDict, start: str, inclusive: bool):
-    """A memtable's keys as ``(key, head)``, like the table's list columns (None: a tombstone)."""
+    """A memtable's keys as ``(key, (key, dm, element))``, like the table's list columns (None: a tombstone)."""
     for k in keys.irange(start, inclusive=(inclusive, True)):
         versions = keys[k]
-        yield k, (k, *list_fields(versions[0])) if versions else None
+        yield k, (k, *list_columns(k, versions[0])) if versions else None
 
 
 def _head_dead(head: tuple) -> bool:

@@ -1,9 +1,11 @@
-"""The S3 XML of one listed object (``<Contents>``), rendered where the listing is read: on the shard.
+"""The S3 XML of one listed object (``<Contents>``), rendered once per change rather than once per listing.
 
-A ListObjects page is 1,000 of these; rendering them on the shard from the index's list columns (the timestamp
-already ISO-8601 text there, see shards/index.py) lets the router merge shards' pages by key and splice the
-elements, instead of formatting every entry after the merge. Pure functions; the router's XML (router/xml.py)
-uses the same helpers for everything else it renders.
+The index keeps each key's element as ListObjects shows it by default (key XML-escaped, no owner) in a column
+beside its versions (shards/index.py), written with the checkpoint: a page is then one SELECT of (key, element)
+pairs, and the router merges the shards' pages by key and splices the elements. ``page_items`` adapts the
+stored element to the request (encoding-type=url for a key that needs it, fetch-owner) with string edits.
+``LIST_FORMAT`` names this rendering: the index rewrites its stored elements when it changes. Pure functions;
+the router's XML (router/xml.py) uses the same helpers for everything else it renders.
 """
 
 from __future__ import annotations
@@ -42,13 +44,30 @@ def owner(access_key: str) -> str:
     return f"<Owner><ID>{escape(access_key)}</ID><DisplayName>{escape(access_key)}</DisplayName></Owner>"
 
 
+LIST_FORMAT = b"1"  # bump when ``element`` renders differently: stored elements are then rewritten
+_OPEN = "<Contents><Key>"
+_STORAGE = "<StorageClass>"
+
+
+def element(key: str, newest: dict) -> str:
+    """The ``<Contents>`` of a key whose newest version (not a delete marker) is ``newest``, as stored."""
+    return (f"{_OPEN}{encode_name(key, False)}</Key><LastModified>{iso8601(newest['mtime'])}</LastModified>"
+            f"<ETag>&quot;{newest['etag']}&quot;</ETag><Size>{newest['size']}</Size>"
+            f"{_STORAGE}{newest.get('sc') or 'STANDARD'}</StorageClass></Contents>")
+
+
 def page_items(entries: list, url: bool, owner_id: str | None) -> list:
-    """A ListObjects page on the wire: each ``[key, head]`` of ``Index.list_page`` as ``[key, "<Contents>…"]``
-    (head: the index's list columns ``(key, dm, etag, size, modified, sc)``); ``[common prefix, None]`` as is."""
-    owner_xml = owner(owner_id) if owner_id else ""
-    plain = _PLAIN.fullmatch
-    return [[name, None] if head is None else
-            [name, f"<Contents><Key>{name if plain(name) else encode_name(name, url)}</Key><LastModified>"
-                   f"{head[4]}</LastModified><ETag>&quot;{head[2]}&quot;</ETag><Size>{head[3]}</Size>{owner_xml}"
-                   f"<StorageClass>{head[5] or 'STANDARD'}</StorageClass></Contents>"]
-            for name, head in entries]
+    """A ListObjects page on the wire: ``[key, element]`` (``Index.list_page``) with the element as this request
+    lists it; ``[common prefix, None]`` as is."""
+    if owner_id:
+        owner_xml = owner(owner_id) + _STORAGE
+        entries = [[k, e if e is None else e.replace(_STORAGE, owner_xml, 1)] for k, e in entries]
+    if url:
+        plain = _PLAIN.fullmatch
+        entries = [[k, e] if e is None or plain(k) else [k, _url_key(k, e)] for k, e in entries]
+    return entries
+
+
+def _url_key(key: str, stored: str) -> str:
+    # the stored element opens with the XML-escaped key: swap it for the URL-encoded one
+    return f"{_OPEN}{quote(key, safe='/')}{stored[len(_OPEN) + len(encode_name(key, False)):]}"

@@ -166,15 +166,17 @@ def test_list_page_truncates_only_when_a_live_entry_follows():
     assert idx.list_page("b", "", "", "", 1)[1] is True
 
 
-def test_list_page_entry_is_the_latest_versions_list_fields():
+def test_list_page_entry_is_the_latest_versions_contents_element():
     idx = Index()
-    idx.put("b", "k", {**version("v1"), "etag": "old", "size": 1, "mtime": 1.0})
-    idx.put("b", "k", {**version("v2"), "etag": "new", "size": 22, "mtime": 1700000000.5, "sc": "GLACIER"})
+    idx.put("b", "k&", {**version("v1"), "etag": "old", "size": 1, "mtime": 1.0})
+    idx.put("b", "k&", {**version("v2"), "etag": "new", "size": 22, "mtime": 1700000000.5, "sc": "GLACIER"})
     (entry,), _ = idx.list_page("b", "", "", "", 10)
-    assert entry == ["k", ("k", 0, "new", 22, "2023-11-14T22:13:20.500Z", "GLACIER")]
+    assert list(entry) == ["k&", "<Contents><Key>k&amp;</Key><LastModified>2023-11-14T22:13:20.500Z</LastModified>"
+                                 "<ETag>&quot;new&quot;</ETag><Size>22</Size><StorageClass>GLACIER</StorageClass>"
+                                 "</Contents>"]
 
 
-def test_an_index_of_the_versions_only_layout_opens_with_its_list_fields(tmp_path):
+def test_an_index_of_the_versions_only_layout_opens_with_its_list_columns(tmp_path):
     """A data dir checkpointed before the list columns existed: the table is rewritten when the index opens."""
     import sqlite3
     db = sqlite3.connect(tmp_path / "index.db")
@@ -189,8 +191,8 @@ def test_an_index_of_the_versions_only_layout_opens_with_its_list_fields(tmp_pat
     db.commit()
     db.close()
     idx = index_module.Index(tmp_path)
-    assert idx.list_page("b", "", "", "", 10) == ([["live", ("live", 0, "e1", 5, "1970-01-01T00:00:00.250Z", None)]],
-                                                  False)
+    (entry,), truncated = idx.list_page("b", "", "", "", 10)
+    assert entry[0] == "live" and "<LastModified>1970-01-01T00:00:00.250Z</LastModified>" in entry[1]
     assert idx.versions("b", "live")[0]["loc"] == [(1, 2, 3)] and idx.latest("b", "marked")["dm"]
     assert idx.meta("applied") == b"\x01"
     idx.close()
@@ -283,4 +285,19 @@ def test_dropped_bucket_hides_the_checkpointed_keys(tmp_path):
     assert names(idx.list_page("b", "", "", "", 10)) == ["new"]
     idx.checkpoint({})
     assert names(idx.list_page("b", "", "", "", 10)) == ["new"]
+    idx.close()
+
+
+def test_stored_elements_of_another_list_format_are_rewritten_when_the_index_opens(tmp_path, monkeypatch):
+    idx = index_module.Index(tmp_path)
+    idx.put("b", "k", {**version(), "etag": "e", "size": 3, "mtime": 0.0})
+    idx.checkpoint({})
+    idx.close()
+    monkeypatch.setattr(index_module, "LIST_FORMAT", b"next")
+    monkeypatch.setattr(index_module, "element", lambda key, newest: f"<Contents>{key} {newest['size']}</Contents>")
+    idx = index_module.Index(tmp_path)
+    assert idx.list_page("b", "", "", "", 10)[0] == [("k", "<Contents>k 3</Contents>")]
+    assert idx.meta("list_format") == b"next"
+    idx.reset()                             # a rebuild keeps the format: the rows it writes are of this one
+    assert idx.meta("list_format") == b"next"
     idx.close()
