@@ -14,6 +14,8 @@ from . import wire
 HIGH_WATER = 1 << 20
 LOW_WATER = 256 << 10
 ADMIN_BODY_LIMIT = 1 << 20
+# A response's first body piece smaller than this is joined to its head (one send); a larger one is sent after it.
+JOIN_BELOW = 64 << 10
 
 
 class BodyStream:
@@ -124,7 +126,11 @@ class StreamedResponse:
                 self.left -= len(data)
                 if self.left < 0:
                     raise RuntimeError("response bigger than its Content-Length")
-            out = out + data if out else data
+            if out and len(data) >= JOIN_BELOW:  # the head goes first on its own: no copy of a large body
+                req.conn.write(out)
+                out = data
+            else:
+                out = out + data if out else data
         if end_stream:
             self.ended = True
             if self.chunked:
