@@ -30,7 +30,8 @@ RESTART_BACKOFF = (0.05, 0.2, 0.5, 1.0, 2.0)
 HA_SHARD_SETTINGS = ("host", "role", "primary", "replication", "sync_timeout_ms", "replication_port", "advertise",
                      "etcd", "secret_key")
 # how a shard's engine checkpoints its index and compacts its log (shards/store.py, shards/compaction.py)
-ENGINE_SHARD_SETTINGS = ("checkpoint_records", "checkpoint_seconds", "compact_live_ratio", "compact_mib_s")
+ENGINE_SHARD_SETTINGS = ("checkpoint_records", "checkpoint_seconds", "compact_live_ratio", "compact_mib_s",
+                         "heap_trim_seconds")
 
 
 class Child:

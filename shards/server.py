@@ -23,6 +23,7 @@ from . import roles
 from .compaction import Compactor
 from .connection import RouterConnection
 from .ha import ShardHA
+from .heap_trim import trim_heap_every
 from .metrics import EngineMetrics, WalMetrics
 from .protocol import PUSH_ACK_TIMEOUT
 from .store import Store
@@ -100,7 +101,9 @@ async def serve(settings: dict) -> None:
     log.info("shard %d serving on %s (sync=%s)", number, path, policy.mode)
     for sig in (signal.SIGTERM, signal.SIGINT):  # a second signal (group + supervisor) changes nothing
         loop.add_signal_handler(sig, shard.stop.set)
+    trimming = asyncio.ensure_future(trim_heap_every(settings.get("heap_trim_seconds", 30.0)))
     await shard.stop.wait()
+    trimming.cancel()
     server.close()
     await shard.drain()
     await shard.ha.stop()
