@@ -1,0 +1,52 @@
+"""One measured cell: wait for the server to go idle, drive the load, meter it, clean up."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from bench.peerbench.config import CLK, log
+from bench.peerbench.drivers import requests_for, run_py, run_wrk, wrk_binary
+from bench.peerbench.fixtures import cleanup
+from bench.peerbench.meters import Meter, proc_ticks
+from bench.peerbench.servers import Peer
+
+
+def quiesce(peer: Peer, limit: float = 60.0) -> float:
+    """Wait until the server's processes are (nearly) idle: a slow peer can go on working through requests
+    the client has already given up on, and that must not be billed to the next cell. -> seconds waited."""
+    pids = peer.groups().get("server", [])
+    if not pids:
+        return 0.0
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit:
+        before = sum(proc_ticks(p) for p in pids)
+        time.sleep(0.3)
+        if (sum(proc_ticks(p) for p in pids) - before) / CLK < 0.3 * 0.2:     # under 20% of one core
+            break
+    return time.monotonic() - t0
+
+
+def run_cell(peer: Peer, workload: str, conc: int, duration: float, args, rep: int) -> dict:
+    quiesce(peer)
+    prefix = f"r{rep}-{workload}-c{conc}-{int(time.time() * 1000) % 10 ** 9}"
+    cyc, puts, share = requests_for(peer, workload, conc, duration, prefix, args.objects_4k)
+    groups = peer.groups()
+    meter = Meter(groups, sample_rss=workload.endswith("64m") and "shard" in groups)
+    wrk = None if args.engine == "py" or workload == "put-64m" else wrk_binary(workload)
+    if wrk:
+        res = run_wrk(wrk, peer, workload, conc, duration, cyc, puts, share, meter)
+    else:
+        res = asyncio.run(run_py(peer, workload, conc, duration, cyc, puts, share, meter, prefix))
+    live = res.pop("_live", None)
+    # CPU-µs per request; for the 64 MiB rows (few or no whole objects in a cell) per MB moved instead
+    per = max(1.0, res["mb_s"] * res["seconds"]) if workload.endswith("64m") else max(1, res["ops"])
+    for g in groups:   # no completed request: no per-request figure
+        res[f"{g}_us"] = round(res[f"{g}_cpu_s"] * 1e6 / per, 1) if res["ops"] or workload.endswith("64m") else None
+    res["client_cpu_pct"] = round(res["client_cpu_s"] / max(1e-9, res["wall_s"]) * 100, 1)
+    if workload in ("put-1m", "put-64m") or live:
+        try:
+            asyncio.run(asyncio.wait_for(cleanup(peer, prefix + "/", live), 600))
+        except Exception as e:  # noqa: BLE001
+            log(f"  cleanup of {peer.name} {prefix}: {e!r}")
+    return res

@@ -1,0 +1,94 @@
+"""What the benchmark reads from /proc: CPU ticks and RSS of processes, a process's children, host busy time,
+and the Meter of one cell."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from bench.peerbench.config import CLK
+
+
+def proc_ticks(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def proc_rss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def children_of(ppid: int) -> dict[int, str]:
+    """pid -> command line of the direct children of ppid."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) != ppid:
+                    continue
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                out[int(d)] = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def host_busy() -> tuple[int, int]:
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    return sum(v) - v[3] - v[4], sum(v)
+
+
+class Meter:
+    """CPU ticks of each pid group, host busy share, and (optionally) the peak RSS of the server's processes."""
+
+    def __init__(self, groups: dict[str, list[int]], sample_rss: bool) -> None:
+        self.groups = groups
+        self.sample_rss = sample_rss
+        self.rss_peak_kib = 0
+        self._stop = threading.Event()
+
+    def _sampler(self) -> None:
+        pids = self.groups.get("server", [])
+        while not self._stop.wait(0.05):
+            self.rss_peak_kib = max(self.rss_peak_kib, sum(proc_rss_kib(p) for p in pids))
+
+    def start(self) -> None:
+        self.t0 = time.monotonic()
+        self.ticks0 = {g: sum(proc_ticks(p) for p in pids) for g, pids in self.groups.items()}
+        self.rss_before_kib = sum(proc_rss_kib(p) for p in self.groups.get("server", []))
+        self.host0 = host_busy()
+        self.load1 = os.getloadavg()[0]
+        if self.sample_rss:
+            self.thread = threading.Thread(target=self._sampler, daemon=True)
+            self.thread.start()
+
+    def stop(self) -> dict:
+        wall = time.monotonic() - self.t0
+        self._stop.set()
+        if self.sample_rss:
+            self.thread.join()
+        h1 = host_busy()
+        out = {"wall_s": round(wall, 2), "load1": round(self.load1, 2),
+               "host_busy_pct": round((h1[0] - self.host0[0]) / max(1, h1[1] - self.host0[1]) * 100
+                                      * os.cpu_count(), 1)}
+        for g, pids in self.groups.items():
+            out[f"{g}_cpu_s"] = (sum(proc_ticks(p) for p in pids) - self.ticks0[g]) / CLK
+        if self.sample_rss:
+            out["rss_before_mib"] = round(self.rss_before_kib / 1024, 1)
+            out["rss_peak_mib"] = round(self.rss_peak_kib / 1024, 1)
+        return out
