@@ -5,8 +5,10 @@ glibc's dynamic mmap threshold has risen past them (it follows the largest block
 heap: glibc returns only a free *top* larger than its trim threshold, so every moment when more parts than ever
 before happen to be in flight at once ratchets the RSS up for good. A 10-minute soak showed it as shard RSS
 growing 15-30% while the Python heap (tracemalloc) stayed at 2-6 MiB; one ``malloc_trim(0)`` at idle took the
-shard from 49.8 back to 24.3 MiB anonymous. Trimming on a timer bounds the RSS by the largest recent burst, at
-the cost of faulting the next burst's pages in afresh (~2 ms of trimming and a few ms of faults per period).
+shard from 49.8 back to 24.3 MiB anonymous. Trimming on a timer bounds the RSS by what the last few seconds
+used, at the cost of faulting those pages in afresh (~2 ms of trimming and a few ms of faults per period). The
+period is short (5 s) because what accumulates between two trims is the RSS's noise: with 30 s a soak's shard
+heap swung 12-19 MiB between samples.
 """
 
 from __future__ import annotations

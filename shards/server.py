@@ -101,7 +101,7 @@ async def serve(settings: dict) -> None:
     log.info("shard %d serving on %s (sync=%s)", number, path, policy.mode)
     for sig in (signal.SIGTERM, signal.SIGINT):  # a second signal (group + supervisor) changes nothing
         loop.add_signal_handler(sig, shard.stop.set)
-    trimming = asyncio.ensure_future(trim_heap_every(settings.get("heap_trim_seconds", 30.0)))
+    trimming = asyncio.ensure_future(trim_heap_every(settings.get("heap_trim_seconds", 5.0)))
     await shard.stop.wait()
     trimming.cancel()
     server.close()
