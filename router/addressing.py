@@ -3,6 +3,7 @@ and the naming rules S3 enforces on both. Pure functions."""
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import unquote, unquote_plus
 
@@ -63,8 +64,16 @@ def parse_query(query_string: str) -> dict[str, str]:
             # URL has a few encoded values among many plain ones)
             k, _, v = piece.partition("=")
             if "%" in k or "+" in k:
-                k = unquote_plus(k)
+                k = _decode(k)
             if "%" in v or "+" in v:
-                v = unquote_plus(v)
+                v = _decode(v)
             out.setdefault(k, v)
     return out
+
+
+def _decode(component: str) -> str:
+    return _decode_short(component) if len(component) <= 256 else unquote_plus(component)
+
+
+# Encoded components repeat from request to request (a presigned URL's credential is the same all day)
+_decode_short = functools.lru_cache(maxsize=1024)(unquote_plus)
