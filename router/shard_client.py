@@ -16,7 +16,7 @@ import orjson
 
 from shards.errors import S3Error
 from shards.protocol import (CREDIT, K_CANCEL, K_CREDIT, K_DATA, K_END, K_PUSH, K_PUSH_ACK, K_REQUEST, K_RESPONSE,
-                             MAX_DATA_FRAME,
+                             K_RESPONSE_BODY, MAX_DATA_FRAME, split_response_body,
                              Cork, frame, frame_header)
 from shards.frame_receiver import FrameReceiver
 
@@ -206,6 +206,14 @@ class ShardConnection(FrameReceiver):
                         ex.closed = True
                         del exchanges[req_id]
                     ex.on_reply(meta)
+            elif kind == K_RESPONSE_BODY:  # the whole (small) body came with the reply: no DATA/END follow
+                ex = exchanges.pop(req_id, None)
+                if ex is not None:
+                    meta, data = split_response_body(payload)
+                    ex.closed = True
+                    ex.on_data(data)
+                    ex.on_end(b"")
+                    ex.on_reply(orjson.loads(meta))
             elif kind == K_END:
                 ex = exchanges.pop(req_id, None)
                 if ex is not None:

@@ -21,8 +21,8 @@ from wal.sync import SyncFailed
 
 from . import buckets, copying, multipart, multipart_listing, objects, tags
 from .errors import S3Error
-from .protocol import (CREDIT, K_CANCEL, K_CREDIT, K_DATA, K_END, K_PUSH, K_PUSH_ACK, K_REQUEST, K_RESPONSE,
-                       MAX_DATA_FRAME,
+from .protocol import (CREDIT, INLINE_BODY, K_CANCEL, K_CREDIT, K_DATA, K_END, K_PUSH, K_PUSH_ACK, K_REQUEST,
+                       K_RESPONSE, MAX_DATA_FRAME, response_body_frame,
                        WINDOW, Cork, frame, frame_header)
 from .frame_receiver import FrameReceiver
 
@@ -270,6 +270,14 @@ class RouterConnection(FrameReceiver):
         length = entry["size"] if rng is None else rng[1] - rng[0] + 1
         with_body = with_body and length > 0
         reply["body"] = with_body
+        if with_body and length <= INLINE_BODY:
+            try:  # read before answering: a failed read is then an error reply, not a cut body
+                data = b"".join(objects.read_pieces(self.store, entry, rng, MAX_DATA_FRAME))
+            except Exception as exc:
+                self.respond(req_id, error_reply(exc))
+                return
+            self.cork.write(response_body_frame(req_id, orjson.dumps(reply), data))
+            return
         self.respond(req_id, reply)
         if not with_body:
             return

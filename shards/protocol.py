@@ -15,6 +15,8 @@ A connection carries many exchanges at once, told apart by a request id. Every f
   WAL      primary->standby  log records shipped for HA (shards/replication.py): u64 segment, u64 offset of
                           the first record, u64 the primary's last written LSN, then whole records as on disk
   WAL_ACK  standby->primary  u64 LSN through which the standby has written and applied every record
+  RESPONSE_BODY shard->router  a RESPONSE with a small body (<= INLINE_BODY) inside: u32 length of the orjson
+                          metadata, the metadata, then the whole body; no DATA or END follow (one frame, not three)
 """
 
 from __future__ import annotations
@@ -24,16 +26,20 @@ import struct
 HEADER = struct.Struct("<IBI")
 HEADER_SIZE = HEADER.size
 CREDIT = struct.Struct("<I")
+META_LENGTH = struct.Struct("<I")
 WAL_BATCH = struct.Struct("<QQQ")  # segment, offset of the first record, primary's last written LSN
 WAL_ACK = struct.Struct("<Q")
 
-K_REQUEST, K_DATA, K_END, K_RESPONSE, K_CANCEL, K_CREDIT, K_PUSH, K_PUSH_ACK, K_WAL, K_WAL_ACK = range(1, 11)
+K_REQUEST, K_DATA, K_END, K_RESPONSE, K_CANCEL, K_CREDIT, K_PUSH, K_PUSH_ACK, K_WAL, K_WAL_ACK, K_RESPONSE_BODY = range(
+    1, 12)
 
 # How long a config change waits for a router to acknowledge its push (a hung router must not block writes).
 PUSH_ACK_TIMEOUT = 2.0
 
 # A shard may have this many response-body bytes in flight per exchange before it waits for CREDIT.
 WINDOW = 4 << 20
+# A GET body up to this size goes inside its RESPONSE_BODY frame.
+INLINE_BODY = 64 << 10
 # Largest DATA frame either side sends; bigger bodies are split.
 MAX_DATA_FRAME = 1 << 20
 # Anything larger than this in a single frame is a protocol violation, not a big body.
@@ -50,6 +56,17 @@ def frame(req_id: int, kind: int, payload: bytes | memoryview = b"") -> bytes:
 
 def frame_header(req_id: int, kind: int, length: int) -> bytes:
     return HEADER.pack(req_id, kind, length)
+
+
+def response_body_frame(req_id: int, meta: bytes, body: bytes) -> bytes:
+    return HEADER.pack(req_id, K_RESPONSE_BODY, META_LENGTH.size + len(meta) + len(body)) + \
+        META_LENGTH.pack(len(meta)) + meta + body
+
+
+def split_response_body(payload: bytes) -> tuple[bytes, bytes]:
+    """A RESPONSE_BODY payload -> (orjson metadata, body)."""
+    end = META_LENGTH.size + META_LENGTH.unpack_from(payload)[0]
+    return payload[META_LENGTH.size:end], payload[end:]
 
 
 class Cork:
