@@ -31,7 +31,7 @@ import orjson
 from wal.records import HEADER_SIZE, RecordType
 from wal.segments import Location
 
-from .index import encode
+from .index_table import encode
 from .store import Store, register_applier, register_state
 
 log = logging.getLogger("cairn.compaction")

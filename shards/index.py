@@ -32,69 +32,9 @@ import sqlite3
 import orjson
 from sortedcontainers import SortedDict
 
-from wal.segments import Location
-
-from .listing_xml import LIST_FORMAT, element
+from .index_table import INSERT_ROW, KEEP_ON_RESET, decode_versions, list_columns, migrate, row_of
 
 _MISS = object()
-_OBJECTS = ("CREATE TABLE IF NOT EXISTS objects (bucket TEXT NOT NULL, key TEXT NOT NULL, dm INTEGER NOT NULL,"
-            " contents TEXT, versions BLOB NOT NULL, PRIMARY KEY (bucket, key)) WITHOUT ROWID")
-_META = "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID"
-_INSERT = "INSERT OR REPLACE INTO objects (bucket, key, dm, contents, versions) VALUES (?, ?, ?, ?, ?)"
-_KEEP_ON_RESET = ("trimmed", "list_format")
-
-
-def _plain(obj):
-    if isinstance(obj, tuple):  # Location and other named tuples
-        return list(obj)
-    raise TypeError(f"cannot store {type(obj).__name__}")
-
-
-def encode(obj) -> bytes:
-    return orjson.dumps(obj, default=_plain)
-
-
-def list_columns(key: str, newest: dict) -> tuple:
-    """What ListObjects reads of a key whose newest version is ``newest``: (dm, its ``<Contents>`` or None)."""
-    return (1, None) if newest.get("dm") else (0, element(key, newest))
-
-
-def _row(bucket: str, key: str, versions: list) -> tuple:
-    return (bucket, key, *list_columns(key, versions[0]), encode(versions))
-
-
-def _migrate(db: sqlite3.Connection) -> None:
-    """Create the tables, or rewrite ``objects`` from its versions when its list columns are missing (the
-    earlier, versions-only layout) or were rendered by another ``LIST_FORMAT``: one transaction, so a crash
-    leaves the table as it was or rewritten whole."""
-    db.execute(_META)
-    columns = [row[1] for row in db.execute("PRAGMA table_info(objects)")]
-    row = db.execute("SELECT value FROM meta WHERE name = 'list_format'").fetchone()
-    if columns and ("contents" not in columns or row is None or row[0] != LIST_FORMAT):
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            db.execute("ALTER TABLE objects RENAME TO objects_before")
-            db.execute(_OBJECTS)
-            rows = db.execute("SELECT bucket, key, versions FROM objects_before")
-            db.executemany(_INSERT, ((b, k, *list_columns(k, orjson.loads(v)[0]), v) for b, k, v in rows))
-            db.execute("DROP TABLE objects_before")
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('list_format', ?)", (LIST_FORMAT,))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-    elif not columns:
-        db.execute(_OBJECTS)
-        db.execute("INSERT OR REPLACE INTO meta VALUES ('list_format', ?)", (LIST_FORMAT,))
-
-
-def _decode_versions(blob: bytes) -> list:
-    versions = orjson.loads(blob)
-    for v in versions:
-        loc = v.get("loc")
-        if loc:
-            v["loc"] = [Location(*c) for c in loc]
-    return versions
 
 
 class Memtable:
@@ -133,7 +73,7 @@ class Index:
         self.frozen: Memtable | None = None
         # page caches stay small (the OS page cache holds the file anyway): memory is bounded whatever the size
         self._writer = self._connect(2 << 10, check_same_thread=False)  # one checkpoint at a time, any thread
-        _migrate(self._writer)
+        migrate(self._writer)
         self._reader = self._connect(8 << 10)
 
     def _connect(self, cache_kib: int, **kw) -> sqlite3.Connection:
@@ -182,7 +122,7 @@ class Index:
             for bucket, keys in frozen.buckets.items():
                 db.executemany("DELETE FROM objects WHERE bucket = ? AND key = ?",
                                ((bucket, k) for k, v in keys.items() if not v))
-                db.executemany(_INSERT, (_row(bucket, k, v) for k, v in keys.items() if v))
+                db.executemany(INSERT_ROW, (row_of(bucket, k, v) for k, v in keys.items() if v))
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
             db.execute("COMMIT")
         except BaseException:
@@ -210,7 +150,7 @@ class Index:
         """Forget everything (a rebuild from the whole log follows)."""
         self.active, self.frozen = Memtable(), None
         self._writer.execute("DELETE FROM objects")
-        self._writer.execute(f"DELETE FROM meta WHERE name NOT IN {_KEEP_ON_RESET}")
+        self._writer.execute(f"DELETE FROM meta WHERE name NOT IN {KEEP_ON_RESET}")
 
     # -- lookups ------------------------------------------------------------------------------------------
     def versions(self, bucket: str, key: str) -> list | None:
@@ -221,7 +161,7 @@ class Index:
             return found or None
         row = self._reader.execute("SELECT versions FROM objects WHERE bucket = ? AND key = ?",
                                    (bucket, key)).fetchone()
-        return None if row is None else _decode_versions(row[0])
+        return None if row is None else decode_versions(row[0])
 
     def latest(self, bucket: str, key: str) -> dict | None:
         """The key's newest version, which may be a delete marker."""

@@ -29,7 +29,8 @@ from wal.recovery import CannotResume, ResumeAt
 from wal.segments import Location
 from wal.records import RecordType
 
-from .index import Index, encode
+from .index import Index
+from .index_table import encode
 from .preconditions import write_refused
 
 log = logging.getLogger("cairn.shard")

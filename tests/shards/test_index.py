@@ -9,6 +9,7 @@ import itertools
 import pytest
 
 from shards import index as index_module
+from shards import index_table
 
 _lsn = itertools.count(1)
 _factory = None
@@ -186,7 +187,7 @@ def test_an_index_of_the_versions_only_layout_opens_with_its_list_columns(tmp_pa
     old = [{"vid": "null", "lsn": 1, "etag": "e1", "size": 5, "mtime": 0.25, "loc": [[1, 2, 3]]}]
     gone = [{"vid": "v", "lsn": 2, "dm": True, "mtime": 0.0}]
     db.executemany("INSERT INTO objects VALUES (?, ?, ?)",
-                   [("b", "live", index_module.encode(old)), ("b", "marked", index_module.encode(gone))])
+                   [("b", "live", index_table.encode(old)), ("b", "marked", index_table.encode(gone))])
     db.execute("INSERT INTO meta VALUES ('applied', x'01')")
     db.commit()
     db.close()
@@ -293,8 +294,8 @@ def test_stored_elements_of_another_list_format_are_rewritten_when_the_index_ope
     idx.put("b", "k", {**version(), "etag": "e", "size": 3, "mtime": 0.0})
     idx.checkpoint({})
     idx.close()
-    monkeypatch.setattr(index_module, "LIST_FORMAT", b"next")
-    monkeypatch.setattr(index_module, "element", lambda key, newest: f"<Contents>{key} {newest['size']}</Contents>")
+    monkeypatch.setattr(index_table, "LIST_FORMAT", b"next")
+    monkeypatch.setattr(index_table, "element", lambda key, newest: f"<Contents>{key} {newest['size']}</Contents>")
     idx = index_module.Index(tmp_path)
     assert idx.list_page("b", "", "", "", 10)[0] == [("k", "<Contents>k 3</Contents>")]
     assert idx.meta("list_format") == b"next"
