@@ -48,7 +48,7 @@ def start_server(data_dir: str, group_commit: str, backend: str, shards: int):
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                                 env={**os.environ, "PYTHONPATH": ROOT})
     try:
-        wait_http(f"http://127.0.0.1:{port}/_cairn/ready", timeout=60)
+        wait_http(f"http://127.0.0.1:{port}/_cairn/ready", 60, want_ok=True)  # 200: every shard connected
     except BaseException:
         stop_server(proc)
         raise

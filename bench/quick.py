@@ -26,27 +26,10 @@ from botocore.config import Config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from bench.peerbench.servers import free_port, wait_http  # noqa: E402
+
 AK, SK = "bench-access", "bench-secret-key"
 BODY = os.urandom(4096)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(url)
 
 
 def start_cairn(args, data_dir: str):
@@ -56,7 +39,7 @@ def start_cairn(args, data_dir: str):
                              "--log-level", "WARNING", *(["--shards", str(args.shards)] if args.shards else [])],
                             cwd=ROOT, stdout=subprocess.DEVNULL, start_new_session=True,
                             env={**os.environ, "PYTHONPATH": ROOT})
-    wait_http(f"http://127.0.0.1:{port}/_cairn/ready")
+    wait_http(f"http://127.0.0.1:{port}/_cairn/ready", 30, want_ok=True)
     return proc, f"http://127.0.0.1:{port}"
 
 
