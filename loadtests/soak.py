@@ -42,14 +42,19 @@ class RssSampler(threading.Thread):
         super().__init__(daemon=True)
         self.server, self.interval = server, interval
         self.samples: list[tuple[float, dict[str, int]]] = []
-        self.pids = {t: p for t, p in server.pids().items() if t.startswith(("cairn: router", "cairn: shard"))}
+        self.pids = self._workers()
         self.restarted: set[str] = set()
         self.done = threading.Event()
         self.t0 = time.monotonic()
 
+    def _workers(self) -> dict[str, int]:
+        return {t: p for t, p in self.server.pids().items() if t.startswith(("cairn: router", "cairn: shard"))}
+
     def run(self) -> None:
         while not self.done.is_set():
-            now = {t: p for t, p in self.server.pids().items() if t in self.pids}
+            now = self._workers()
+            for title in now.keys() - self.pids.keys():  # a worker still starting up when the server was ready
+                self.pids[title] = now[title]
             self.restarted |= {t for t in self.pids if now.get(t) != self.pids[t]}
             sample = {t: proc_rss_kib(p) for t, p in now.items()}
             self.samples.append((time.monotonic() - self.t0, {t: v for t, v in sample.items() if v}))

@@ -20,7 +20,7 @@ class Settings:
     port: int = 9000
     data_dir: str = "./data"
     shards: int = 0  # 0 = one per core
-    routers: int = 1
+    routers: int = 0  # 0 = one per core: a router process is the ceiling for small requests (docs/PERFORMANCE.md)
     preset: str = "balanced"
     sync: str = ""  # overrides the preset's sync strategy: none, periodic, threshold, always
     interval_ms: int = 0
@@ -60,6 +60,10 @@ class Settings:
     @property
     def shard_count(self) -> int:
         return self.shards or os.cpu_count() or 1
+
+    @property
+    def router_count(self) -> int:
+        return self.routers or os.cpu_count() or 1
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(Settings)}

@@ -29,6 +29,8 @@ log = logging.getLogger("cairn.ha")
 
 WRITES = frozenset(("PUT", "POST", "DELETE"))
 POLL = 0.25
+RECONNECT_WAIT = 2.0  # seconds an HA state query waits for a shard link that is reconnecting
+RECHECK = 0.05  # a refusal by a view older than this is confirmed with the shards first
 PEER_EVERY = 4  # an unfenced primary asks its peer about once a second whether it was superseded
 TOKEN_HEADER = "x-cairn-admin"
 TOKEN_SKEW = 300
@@ -66,11 +68,24 @@ def summarize(shards: list[dict]) -> dict:
             "fence_reason": next((s["fence_reason"] for s in shards if s["fenced"]), "")}
 
 
+async def _ask(client, meta: dict) -> dict:
+    # a shard that restarts (a role change restarts it) is back within moments, and each router worker
+    # reconnects on its own schedule: wait that long rather than report it unreachable from this worker only
+    if not client.ready.is_set():
+        await asyncio.wait_for(client.ready.wait(), RECONNECT_WAIT)
+    return await client.call(meta)
+
+
 class HAView:
-    def __init__(self, settings) -> None:
+    """One router worker's view of its node's HA state. Every worker polls; only the ``agent`` (worker 0) acts on
+    what it sees — fences, unfences, steps down — so workers never race each other with role changes."""
+
+    def __init__(self, settings, agent: bool = True) -> None:
         self.settings = settings
+        self.agent = agent
         self.node = {}  # summarize() of the last poll; empty until the first one
         self.shards: list[dict] = []
+        self.refreshed_at = 0.0  # time.monotonic() of the last complete view
         self._task = None
         self.router = None
 
@@ -84,19 +99,34 @@ class HAView:
 
     async def refresh(self, digest: bool = False) -> list[dict]:
         meta = {"op": "ha_state", "digest": digest}
-        replies = await asyncio.gather(*(c.call(meta) for c in self.router.clients), return_exceptions=True)
+        replies = await asyncio.gather(*(_ask(c, meta) for c in self.router.clients), return_exceptions=True)
         shards = [r for r in replies if isinstance(r, dict)]
         if len(shards) == len(replies):
             self.shards, self.node = shards, summarize(shards)
+            self.refreshed_at = time.monotonic()
         return [r if isinstance(r, dict) else {"number": c.number, "error": str(r)}
                 for c, r in zip(self.router.clients, replies)]
+
+    async def refresh_for_health(self, timeout: float = 1.0) -> None:
+        """Every router keeps its own polled view and /_cairn/health may reach any of them: it asks the shards
+        first, so its answer does not depend on which router took the connection. A shard that is down or slow
+        leaves the last view in place."""
+        if self.router is None:
+            return
+        node = self.node
+        if node.get("role") == "primary" and not node.get("fenced") and not any(s.get("peer") for s in self.shards):
+            return  # a lone primary: health has nothing of HA to say
+        try:
+            await asyncio.wait_for(self.refresh(), timeout)
+        except Exception:  # noqa: BLE001 -- health answers from the last view rather than fail
+            log.debug("HA refresh for health failed", exc_info=True)
 
     async def _poll_forever(self) -> None:
         n = 0
         while True:
             try:
                 await self.refresh()
-                if not self.settings.etcd and (self.node.get("fenced") or n % PEER_EVERY == 0):
+                if self.agent and not self.settings.etcd and (self.node.get("fenced") or n % PEER_EVERY == 0):
                     await self.check_peer()
             except Exception:  # noqa: BLE001 -- shards restarting, peer away: keep the last view, try again
                 log.debug("HA poll failed", exc_info=True)
@@ -137,18 +167,33 @@ class HAView:
         await self.refresh()
 
     # -- request gate -----------------------------------------------------------------------------------------
-    def check(self, method: str) -> None:
+    def refusal(self, method: str) -> S3Error | None:
+        """The error this node answers ``method`` with, by the last view; None when it serves it."""
         node = self.node
         if not node:
-            return
+            return None
         if node["role"] == "standby":
             if method in WRITES or not self.settings.standby_reads:
-                raise S3Error("ServiceUnavailable", f"This node is a standby (epoch {node['epoch']}); send "
-                              f"{'writes' if method in WRITES else 'requests'} to the primary at "
-                              f"{node['primary']}.", Primary=node["primary"], Epoch=node["epoch"])
+                return S3Error("ServiceUnavailable", f"This node is a standby (epoch {node['epoch']}); send "
+                               f"{'writes' if method in WRITES else 'requests'} to the primary at "
+                               f"{node['primary']}.", Primary=node["primary"], Epoch=node["epoch"])
         elif method in WRITES and not node["writable"]:
-            raise S3Error("ServiceUnavailable", f"This node (primary, epoch {node['epoch']}) is fenced and refuses "
-                          f"writes: {node['fence_reason']}.", Epoch=node["epoch"])
+            return S3Error("ServiceUnavailable", f"This node (primary, epoch {node['epoch']}) is fenced and "
+                           f"refuses writes: {node['fence_reason']}.", Epoch=node["epoch"])
+        return None
+
+    async def confirm(self, method: str) -> None:
+        """Raise the refusal ``refusal(method)`` gave. One by a view older than RECHECK is confirmed with the
+        shards first: a promotion made through another router worker must not be refused here until the next
+        poll."""
+        if time.monotonic() - self.refreshed_at > RECHECK:
+            try:
+                await asyncio.wait_for(self.refresh(), 1.0)
+            except Exception:  # noqa: BLE001 -- shards away: the last view stands
+                log.debug("HA refresh for the gate failed", exc_info=True)
+        err = self.refusal(method)
+        if err is not None:
+            raise err
 
     def health_detail(self) -> bytes:
         """Extra lines for /_cairn/health when HA is in play; nothing for a lone primary."""
@@ -172,9 +217,10 @@ class HAView:
 def install(app, state: dict, settings) -> HAView:
     """Register the HA endpoints; the view starts polling once the router's shard clients exist. With etcd,
     the first router worker also runs the node's lease agent (router/lease.py)."""
-    view = HAView(settings)
+    first = app.name.endswith("_0") or app.name == "cairn"  # router worker 0 (router/worker.py)
+    view = HAView(settings, agent=first)
     agent = None
-    if settings.etcd and (app.name.endswith("_0") or app.name == "cairn"):  # router worker 0 (router/worker.py)
+    if settings.etcd and first:
         from .lease import LeaseAgent
         agent = LeaseAgent(view, settings)
 

@@ -10,6 +10,7 @@ for streamed responses. It gets back a router.response.HTTPResponse, or None whe
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import os
@@ -30,6 +31,7 @@ log = logging.getLogger("cairn.router")
 
 METHODS = frozenset(("GET", "PUT", "POST", "DELETE", "HEAD", "OPTIONS"))
 ADMIN_PREFIX = "/_cairn/"
+JOIN_WAIT = 30.0  # seconds a router after the first waits for its shard connections before it takes requests
 
 _ids = itertools.count(1)
 _id_prefix = os.urandom(4).hex().upper()
@@ -51,9 +53,10 @@ class Service:
     """One router worker's state and request handling. ``before_server_start``/``after_server_stop``/``add_route``
     let router/ha.py register its hooks and endpoints here as it would on a sanic app."""
 
-    def __init__(self, settings, name: str = "cairn") -> None:
+    def __init__(self, settings, name: str = "cairn", join_when_ready: bool = False) -> None:
         self.settings = settings
         self.name = name
+        self.join_when_ready = join_when_ready
         self.credentials = {settings.access_key: settings.secret_key}
         self.domains = list(settings.domains)
         self.state: dict = {}  # "router": the Router, once start() has run
@@ -95,6 +98,14 @@ class Service:
         self.state["router"] = Router(self.settings, Ring(list(range(n))), clients, cache, self.credentials)
         for fn in self._on_start:
             await fn(self)
+        if self.join_when_ready:
+            # Routers share one listening socket. The first answers from the start (/_cairn/ready says 503 while
+            # shards recover); one that took connections before its own shard links were up would answer 503 to
+            # requests after that first router already said ready. So the others join once connected.
+            try:
+                await asyncio.wait_for(asyncio.gather(*(c.ready.wait() for c in clients)), JOIN_WAIT)
+            except asyncio.TimeoutError:
+                log.warning("shards still not connected after %.0f s; taking requests anyway", JOIN_WAIT)
 
     async def stop(self) -> None:
         for fn in self._on_stop:
@@ -106,6 +117,7 @@ class Service:
 
     # -- admin endpoints ----------------------------------------------------------------------------------------
     async def _health(self, request) -> HTTPResponse:
+        await self.ha_view.refresh_for_health()
         return HTTPResponse(b"ok\n" + self.ha_view.health_detail(), content_type="text/plain")
 
     async def _ready(self, request) -> HTTPResponse:
@@ -148,7 +160,8 @@ class Service:
             verified = cors.ANONYMOUS if method == "OPTIONS" else auth.authenticate(
                 method, raw_path, query_string, query, headers, self.credentials)
             op, handler = dispatch.route(method, bucket, key, query, headers)
-            self.ha_view.check(method)  # a standby refuses writes (and reads without --standby-reads)
+            if self.ha_view.refusal(method) is not None:  # a standby refuses writes (and reads unless allowed)
+                await self.ha_view.confirm(method)
             call = Call(request, self.state["router"], bucket, key, query, headers, verified.access_key, op=op,
                         request_id=request_id)
             if method in ("PUT", "POST"):

@@ -34,6 +34,18 @@ ENGINE_SHARD_SETTINGS = ("checkpoint_records", "checkpoint_seconds", "compact_li
                          "heap_trim_seconds")
 
 
+def shard_argv(settings: Settings, number: int) -> list[str]:
+    """The command line of shard ``number``: ``python -m shards.server '<json: what it needs of the settings>'``."""
+    shard = {"number": number, "data_dir": settings.data_dir, "preset": settings.preset, "sync": settings.sync,
+             "interval_ms": settings.interval_ms, "threshold_bytes": settings.threshold_bytes,
+             "recovery": settings.recovery, "log_level": settings.log_level,
+             "io_backend": settings.io_backend, "segment_size": settings.segment_size,
+             "group_commit": settings.group_commit,
+             **{k: getattr(settings, k) for k in ENGINE_SHARD_SETTINGS},
+             **{k: getattr(settings, k) for k in HA_SHARD_SETTINGS}}
+    return [sys.executable, "-m", "shards.server", orjson.dumps(shard).decode()]
+
+
 class Child:
     def __init__(self, name: str, argv: list[str], pass_fds=()) -> None:
         self.name = name
@@ -71,7 +83,7 @@ def banner(settings: Settings, port: int) -> str:
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     secret = settings.secret_key if settings.secret_key == DEFAULT_SECRET_KEY else "(as configured)"
     return (f"cairn: listening on {scheme}://{host}:{port}  shards={settings.shard_count} "
-            f"routers={settings.routers} preset={settings.preset} data={settings.data_dir}\n"
+            f"routers={settings.router_count} preset={settings.preset} data={settings.data_dir}\n"
             f"cairn: access key {settings.access_key}  secret key {secret}\n")
 
 
@@ -149,15 +161,8 @@ def serve(settings: Settings) -> int:
     blob = orjson.dumps(dataclasses.asdict(settings)).decode()
     children = []
     for i in range(settings.shard_count):
-        shard = {"number": i, "data_dir": settings.data_dir, "preset": settings.preset, "sync": settings.sync,
-                 "interval_ms": settings.interval_ms, "threshold_bytes": settings.threshold_bytes,
-                 "recovery": settings.recovery, "log_level": settings.log_level,
-                 "io_backend": settings.io_backend, "segment_size": settings.segment_size,
-                 "group_commit": settings.group_commit,
-                 **{k: getattr(settings, k) for k in ENGINE_SHARD_SETTINGS},
-                 **{k: getattr(settings, k) for k in HA_SHARD_SETTINGS}}
-        children.append(Child(f"shard {i}", [sys.executable, "-m", "shards.server", orjson.dumps(shard).decode()]))
-    for i in range(settings.routers):
+        children.append(Child(f"shard {i}", shard_argv(settings, i)))
+    for i in range(settings.router_count):
         children.append(Child(f"router {i}", [sys.executable, "-m", "router.worker", blob, str(sock.fileno()), str(i)],
                               pass_fds=[sock.fileno()]))
     for c in children:

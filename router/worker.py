@@ -77,9 +77,9 @@ def main() -> None:
     sock = socket.socket(fileno=fd)
     if settings.http_front == "raw":  # router/front/: httptools on uvloop, the same Service as the sanic app
         from .front import serve
-        serve(settings, sock, name=f"cairn_router_{index}")
+        serve(settings, sock, name=f"cairn_router_{index}", join_when_ready=index > 0)
         return
-    app = build_app(settings, name=f"cairn_router_{index}")
+    app = build_app(settings, name=f"cairn_router_{index}", join_when_ready=index > 0)
     app.after_server_start(stop_once_on_signals)
     app.register_middleware(close_connections_when_stopping, "response")
     app.register_middleware(refuse_unread_bodies, "response")

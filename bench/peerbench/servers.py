@@ -88,7 +88,7 @@ class CairnPeer(Peer):
         super().__init__(name)
         self.preset, self.shards, self.routers, self.root, self.extra = preset, shards, routers, root, list(extra)
         self.only, self.concs = only, concs
-        n, r = shards or os.cpu_count(), routers or 1
+        n, r = shards or os.cpu_count(), routers or os.cpu_count()
         self.label = f"Cairn ({preset}, {n} shard{'s' * (n > 1)}, {r} router{'s' * (r > 1)})"
 
     def runs(self, workload: str, conc: int) -> bool:
