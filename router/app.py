@@ -46,14 +46,14 @@ def to_sanic(response):
                          content_type=response.content_type)
 
 
-def build_app(settings, name: str = "cairn", join_when_ready: bool = False) -> Sanic:
+def build_app(settings, name: str = "cairn", join_when_ready: bool = False, index: int = 0) -> Sanic:
     app = Sanic(name)
     app.config.REQUEST_MAX_SIZE = (5 << 30) + (64 << 20)  # a 5 GiB PUT plus its aws-chunked framing
     app.config.RESPONSE_TIMEOUT = 3600
     app.config.REQUEST_TIMEOUT = settings.request_timeout  # slowloris: a head that trickles in is cut off
     app.config.KEEP_ALIVE_TIMEOUT = settings.keep_alive_timeout
     app.config.NOISY_EXCEPTIONS = False
-    service = Service(settings, name, join_when_ready)
+    service = Service(settings, name, join_when_ready, index)
 
     @app.before_server_start
     async def start(app):

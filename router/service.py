@@ -53,10 +53,15 @@ class Service:
     """One router worker's state and request handling. ``before_server_start``/``after_server_stop``/``add_route``
     let router/ha.py register its hooks and endpoints here as it would on a sanic app."""
 
-    def __init__(self, settings, name: str = "cairn", join_when_ready: bool = False) -> None:
+    def __init__(self, settings, name: str = "cairn", join_when_ready: bool = False, index: int = 0) -> None:
         self.settings = settings
         self.name = name
         self.join_when_ready = join_when_ready
+        self.index = index  # this router worker's number (router/worker.py)
+        # where each router worker marks that it has been connected to every shard (router/supervisor.py)
+        self.run_dir = os.environ.get("CAIRN_RUN_DIR", "")
+        self._routers_ready = not self.run_dir
+        self._marker: asyncio.Task | None = None
         self.credentials = {settings.access_key: settings.secret_key}
         self.domains = list(settings.domains)
         self.state: dict = {}  # "router": the Router, once start() has run
@@ -98,6 +103,7 @@ class Service:
         self.state["router"] = Router(self.settings, Ring(list(range(n))), clients, cache, self.credentials)
         for fn in self._on_start:
             await fn(self)
+        self._marker = asyncio.ensure_future(self._mark_ready(clients))
         if self.join_when_ready:
             # Routers share one listening socket. The first answers from the start (/_cairn/ready says 503 while
             # shards recover); one that took connections before its own shard links were up would answer 503 to
@@ -107,7 +113,25 @@ class Service:
             except asyncio.TimeoutError:
                 log.warning("shards still not connected after %.0f s; taking requests anyway", JOIN_WAIT)
 
+    async def _mark_ready(self, clients) -> None:
+        await asyncio.gather(*(c.ready.wait() for c in clients))
+        if self.run_dir:
+            with open(os.path.join(self.run_dir, f"router-{self.index}.ready"), "w"):
+                pass
+
+    def routers_ready(self) -> tuple[int, int]:
+        """(router workers that have been connected to every shard, router workers): /_cairn/ready says 200 only
+        when all have, whichever worker answers, so a client that saw it ready meets no worker still starting."""
+        total = self.settings.router_count
+        if self._routers_ready:
+            return total, total
+        done = sum(1 for name in os.listdir(self.run_dir) if name.startswith("router-") and name.endswith(".ready"))
+        self._routers_ready = done >= total  # once all have been ready, a restarted one waits before it serves
+        return done, total
+
     async def stop(self) -> None:
+        if self._marker is not None:
+            self._marker.cancel()
         for fn in self._on_stop:
             await fn(self)
         router = self.state.get("router")
@@ -124,6 +148,10 @@ class Service:
         down = [c.number for c in self.state["router"].clients if not c.ready.is_set()]
         if down:
             return HTTPResponse(f"shards not ready: {down}\n".encode(), status=503, content_type="text/plain")
+        done, total = self.routers_ready()
+        if done < total:
+            return HTTPResponse(f"router workers starting: {done} of {total} ready\n".encode(), status=503,
+                                content_type="text/plain")
         return HTTPResponse(b"ready\n", content_type="text/plain")
 
     async def _metrics(self, request) -> HTTPResponse:

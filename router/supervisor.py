@@ -47,16 +47,20 @@ def shard_argv(settings: Settings, number: int) -> list[str]:
 
 
 class Child:
-    def __init__(self, name: str, argv: list[str], pass_fds=()) -> None:
+    def __init__(self, name: str, argv: list[str], pass_fds=(), on_restart: list[str] = ()) -> None:
         self.name = name
         self.argv = argv
+        self.on_restart = list(on_restart)  # arguments added when the child is started again
+        self.starts = 0
         self.pass_fds = tuple(pass_fds)
         self.proc: subprocess.Popen | None = None
         self.restarts = 0
         self.started = 0.0
 
     def start(self, env: dict) -> None:
-        self.proc = subprocess.Popen(self.argv, env=env, pass_fds=self.pass_fds)
+        argv = self.argv + self.on_restart if self.starts else self.argv
+        self.proc = subprocess.Popen(argv, env=env, pass_fds=self.pass_fds)
+        self.starts += 1
         self.started = time.monotonic()
 
     def backoff(self) -> float:
@@ -120,7 +124,8 @@ def unwritable(data_dir: str) -> str | None:
 
 
 def make_metrics_dir() -> str:
-    """The processes' Prometheus files (multiprocess mode): run-time state, kept in memory (/dev/shm) and out of
+    """The processes' Prometheus files (multiprocess mode) and the router workers' readiness marks
+    (router/service.py; CAIRN_RUN_DIR): run-time state, kept in memory (/dev/shm) and out of
     the data directory, so a data directory that fills up or turns read-only cannot break metrics (an mmap'd
     file on a full file system is a SIGBUS). Directories left by supervisors that no longer run are removed."""
     base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
@@ -153,7 +158,7 @@ def serve(settings: Settings) -> int:
                          "(remount read-write, fix its permissions or ownership) and start again.\n")
         return 1
     metrics_dir = make_metrics_dir()
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_dir}
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_dir, "CAIRN_RUN_DIR": metrics_dir}
     env.setdefault("PYTHONPATH", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     sock = bind(settings.host, settings.port)
     port = sock.getsockname()[1]
@@ -164,7 +169,7 @@ def serve(settings: Settings) -> int:
         children.append(Child(f"shard {i}", shard_argv(settings, i)))
     for i in range(settings.router_count):
         children.append(Child(f"router {i}", [sys.executable, "-m", "router.worker", blob, str(sock.fileno()), str(i)],
-                              pass_fds=[sock.fileno()]))
+                              pass_fds=[sock.fileno()], on_restart=["restarted"]))
     for c in children:
         c.start(env)
     sys.stdout.write(banner(settings, port))

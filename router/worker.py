@@ -58,6 +58,9 @@ def main() -> None:
 
     settings = Settings(**orjson.loads(sys.argv[1]))
     fd, index = int(sys.argv[2]), int(sys.argv[3])
+    # the first worker answers from the start (/_cairn/ready says 503 while shards recover); the others, and any
+    # worker the supervisor restarts while the rest serve, take requests once connected to every shard
+    join_when_ready = index > 0 or sys.argv[4:5] == ["restarted"]
     try:
         import setproctitle
         setproctitle.setproctitle(f"cairn: router {index}")
@@ -77,9 +80,9 @@ def main() -> None:
     sock = socket.socket(fileno=fd)
     if settings.http_front == "raw":  # router/front/: httptools on uvloop, the same Service as the sanic app
         from .front import serve
-        serve(settings, sock, name=f"cairn_router_{index}", join_when_ready=index > 0)
+        serve(settings, sock, name=f"cairn_router_{index}", join_when_ready=join_when_ready, index=index)
         return
-    app = build_app(settings, name=f"cairn_router_{index}", join_when_ready=index > 0)
+    app = build_app(settings, name=f"cairn_router_{index}", join_when_ready=join_when_ready, index=index)
     app.after_server_start(stop_once_on_signals)
     app.register_middleware(close_connections_when_stopping, "response")
     app.register_middleware(refuse_unread_bodies, "response")

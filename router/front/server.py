@@ -78,9 +78,9 @@ async def run(settings, sock, service) -> None:
     await service.stop()
 
 
-def serve(settings, sock, name: str, join_when_ready: bool = False) -> None:
+def serve(settings, sock, name: str, join_when_ready: bool = False, index: int = 0) -> None:
     """Serve until SIGTERM/SIGINT; returns normally (so atexit hooks such as the profiler's run)."""
     import uvloop
 
     from ..service import Service
-    uvloop.run(run(settings, sock, Service(settings, name, join_when_ready)))
+    uvloop.run(run(settings, sock, Service(settings, name, join_when_ready, index)))

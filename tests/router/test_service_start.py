@@ -61,3 +61,39 @@ def test_the_first_router_takes_requests_while_shards_are_still_down(tmp_path):
             await service.stop()
 
     asyncio.run(scenario())
+
+
+def test_ready_says_503_until_every_router_worker_has_been_connected_to_every_shard(tmp_path, monkeypatch):
+    settings = settings_for(tmp_path)
+    settings.routers = 2
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    monkeypatch.setenv("CAIRN_RUN_DIR", str(run_dir))  # what the supervisor gives every worker
+
+    async def ready(service) -> tuple[int, bytes]:
+        response = await service._ready(None)
+        return response.status, response.body
+
+    async def until_ready(service) -> None:
+        while (await ready(service))[0] != 200:
+            await asyncio.sleep(0.05)
+
+    async def scenario():
+        shard = start_shard(settings, tmp_path)
+        first, second = Service(settings, "cairn_router_0", index=0), None
+        try:
+            await first.start()
+            await asyncio.wait_for(asyncio.gather(*(c.ready.wait() for c in first.state["router"].clients)), 30)
+            await asyncio.sleep(0.2)
+            assert await ready(first) == (503, b"router workers starting: 1 of 2 ready\n")
+            second = Service(settings, "cairn_router_1", join_when_ready=True, index=1)
+            await asyncio.wait_for(second.start(), 30)
+            await asyncio.wait_for(until_ready(first), 5)
+            assert (await ready(second))[0] == 200
+        finally:
+            for service in (first, second):
+                if service is not None:
+                    await service.stop()
+            stop(shard)
+
+    asyncio.run(scenario())
