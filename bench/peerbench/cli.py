@@ -73,12 +73,12 @@ def build_peers(args) -> tuple[list[Peer], list[Peer]]:
     if args.scaling:
         sw, sc = set(args.scaling.split(",")), {int(c) for c in args.scaling_concurrency.split(",")}
         one = CairnPeer("cairn-1s1r", shards=1, routers=1, only=sw, concs=sc)
-        both = CairnPeer("cairn-2s2r", shards=2, routers=2, only=sw, concs=sc)
-        if os.cpu_count() == 2:     # the default server is the 2-shard, 1-router one: measured in its own rows
-            scaling = [one, peers[0], both]
-            peers += [one, both]
+        two = CairnPeer("cairn-2s1r", shards=2, routers=1, only=sw, concs=sc)
+        if os.cpu_count() == 2:     # the default server (a shard and a router per core) is the 2-shard, 2-router one
+            scaling = [one, two, peers[0]]
+            peers += [one, two]
         else:
-            two = CairnPeer("cairn-2s1r", shards=2, routers=1, only=sw, concs=sc)
+            both = CairnPeer("cairn-2s2r", shards=2, routers=2, only=sw, concs=sc)
             scaling = [one, two, both]
             peers += scaling
     return peers, scaling
