@@ -157,10 +157,15 @@ def serve(settings: Settings) -> int:
         sys.stderr.write(f"cairn: refusing to start: the data directory is not writable ({why}). Make it writable "
                          "(remount read-write, fix its permissions or ownership) and start again.\n")
         return 1
+    try:
+        sock = bind(settings.host, settings.port)
+    except OSError as exc:
+        sys.stderr.write(f"cairn: refusing to start: cannot listen on {settings.host}:{settings.port} "
+                         f"({exc.strerror}). Stop what uses that address or pick another with --host/--port.\n")
+        return 1
     metrics_dir = make_metrics_dir()
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_dir, "CAIRN_RUN_DIR": metrics_dir}
     env.setdefault("PYTHONPATH", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    sock = bind(settings.host, settings.port)
     port = sock.getsockname()[1]
     settings.advertise = settings.advertise or f"{settings.host}:{port}"
     blob = orjson.dumps(dataclasses.asdict(settings)).decode()

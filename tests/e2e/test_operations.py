@@ -91,3 +91,20 @@ def test_settings_come_from_env_and_config_file(tmp_path):
     finally:
         os.killpg(p.pid, signal.SIGKILL)
         p.wait()
+
+
+def test_serve_on_a_port_already_in_use_says_so_in_one_line_and_exits_1(tmp_path):
+    import socket
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        run = subprocess.run([sys.executable, "-m", "router.cli", "serve", "--port", str(port), "--data-dir",
+                              str(tmp_path / "data")], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "PYTHONPATH": ROOT})
+    finally:
+        taken.close()
+    assert run.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port} (Address already in use)" in run.stderr
+    assert "Traceback" not in run.stderr and run.stdout == ""
