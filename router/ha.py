@@ -113,9 +113,6 @@ class HAView:
         leaves the last view in place."""
         if self.router is None:
             return
-        node = self.node
-        if node.get("role") == "primary" and not node.get("fenced") and not any(s.get("peer") for s in self.shards):
-            return  # a lone primary: health has nothing of HA to say
         try:
             await asyncio.wait_for(self.refresh(), timeout)
         except Exception:  # noqa: BLE001 -- health answers from the last view rather than fail

@@ -26,8 +26,15 @@ def test_health_ready_and_metrics_endpoints(server, s3, bucket):
     assert get(server.endpoint + "/_cairn/ready")[0] == 200
     s3.put_object(Bucket=bucket, Key="m", Body=b"12345")
     s3.get_object(Bucket=bucket, Key="m")["Body"].read()
-    status, text = get(server.endpoint + "/_cairn/metrics")
-    assert status == 200
+    # each router worker writes its counts at most once a second (router/metrics.py); the scrape may reach
+    # another worker than the one that served the requests
+    deadline = time.monotonic() + 5
+    while True:
+        status, text = get(server.endpoint + "/_cairn/metrics")
+        assert status == 200
+        if 'cairn_requests_total{op="PutObject",status="200"}' in text or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert 'cairn_requests_total{op="PutObject",status="200"}' in text
     assert "cairn_request_seconds_bucket" in text
     assert "cairn_bytes_in_total" in text and "cairn_bytes_out_total" in text
