@@ -30,7 +30,6 @@ log = logging.getLogger("cairn.ha")
 WRITES = frozenset(("PUT", "POST", "DELETE"))
 POLL = 0.25
 RECONNECT_WAIT = 2.0  # seconds an HA state query waits for a shard link that is reconnecting
-RECHECK = 0.05  # a refusal by a view older than this is confirmed with the shards first
 PEER_EVERY = 4  # an unfenced primary asks its peer about once a second whether it was superseded
 TOKEN_HEADER = "x-cairn-admin"
 TOKEN_SKEW = 300
@@ -85,7 +84,6 @@ class HAView:
         self.agent = agent
         self.node = {}  # summarize() of the last poll; empty until the first one
         self.shards: list[dict] = []
-        self.refreshed_at = 0.0  # time.monotonic() of the last complete view
         self._task = None
         self.router = None
 
@@ -103,7 +101,6 @@ class HAView:
         shards = [r for r in replies if isinstance(r, dict)]
         if len(shards) == len(replies):
             self.shards, self.node = shards, summarize(shards)
-            self.refreshed_at = time.monotonic()
         return [r if isinstance(r, dict) else {"number": c.number, "error": str(r)}
                 for c, r in zip(self.router.clients, replies)]
 
@@ -180,14 +177,12 @@ class HAView:
         return None
 
     async def confirm(self, method: str) -> None:
-        """Raise the refusal ``refusal(method)`` gave. One by a view older than RECHECK is confirmed with the
-        shards first: a promotion made through another router worker must not be refused here until the next
-        poll."""
-        if time.monotonic() - self.refreshed_at > RECHECK:
-            try:
-                await asyncio.wait_for(self.refresh(), 1.0)
-            except Exception:  # noqa: BLE001 -- shards away: the last view stands
-                log.debug("HA refresh for the gate failed", exc_info=True)
+        """Raise the refusal ``refusal(method)`` gave, once the shards confirm it: a promotion made through
+        another router worker may be newer than this worker's last poll (refusals are rare: asking costs little)."""
+        try:
+            await asyncio.wait_for(self.refresh(), 1.0)
+        except Exception:  # noqa: BLE001 -- shards away: the last view stands
+            log.debug("HA refresh for the gate failed", exc_info=True)
         err = self.refusal(method)
         if err is not None:
             raise err
