@@ -108,12 +108,14 @@ class HAView:
         """Every router keeps its own polled view and /_cairn/health may reach any of them: it asks the shards
         first, so its answer does not depend on which router took the connection. A shard that is down or slow
         leaves the last view in place."""
-        if self.router is None:
-            return
+        if self.router is not None:
+            await self._refresh_quietly(timeout)
+
+    async def _refresh_quietly(self, timeout: float) -> None:
         try:
             await asyncio.wait_for(self.refresh(), timeout)
-        except Exception:  # noqa: BLE001 -- health answers from the last view rather than fail
-            log.debug("HA refresh for health failed", exc_info=True)
+        except Exception:  # noqa: BLE001 -- shards away or slow: the last view stands
+            log.debug("HA refresh failed", exc_info=True)
 
     async def _poll_forever(self) -> None:
         n = 0
@@ -179,10 +181,7 @@ class HAView:
     async def confirm(self, method: str) -> None:
         """Raise the refusal ``refusal(method)`` gave, once the shards confirm it: a promotion made through
         another router worker may be newer than this worker's last poll (refusals are rare: asking costs little)."""
-        try:
-            await asyncio.wait_for(self.refresh(), 1.0)
-        except Exception:  # noqa: BLE001 -- shards away: the last view stands
-            log.debug("HA refresh for the gate failed", exc_info=True)
+        await self._refresh_quietly(1.0)
         err = self.refusal(method)
         if err is not None:
             raise err

@@ -108,8 +108,8 @@ class Service:
             # Routers share one listening socket. The first answers from the start (/_cairn/ready says 503 while
             # shards recover); one that took connections before its own shard links were up would answer 503 to
             # requests after that first router already said ready. So the others join once connected.
-            try:
-                await asyncio.wait_for(asyncio.gather(*(c.ready.wait() for c in clients)), JOIN_WAIT)
+            try:  # the readiness mark is written once every shard link is up: wait for that, not again for them
+                await asyncio.wait_for(asyncio.shield(self._marker), JOIN_WAIT)
             except asyncio.TimeoutError:
                 log.warning("shards still not connected after %.0f s; taking requests anyway", JOIN_WAIT)
 
