@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from shards.errors import S3Error
 
 from .bucket_cache import BucketCache
+from .read_cache import ReadCache
 from .ring import Ring
 from .shard_client import ShardClient
 
@@ -20,6 +21,7 @@ class Router:
     clients: list[ShardClient]
     cache: BucketCache
     credentials: dict[str, str]
+    reads: ReadCache | None = None  # small objects' latest versions, kept while current (router/read_cache.py)
 
     def owner_of(self, bucket: str, key: str) -> ShardClient:
         return self.clients[self.ring.shard_for(bucket, key)]

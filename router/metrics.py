@@ -15,6 +15,8 @@ _LATENCY_BUCKETS = (.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.
 LATENCY = Histogram("cairn_request_seconds", "S3 request latency", ["op"], buckets=_LATENCY_BUCKETS)
 _BYTES_IN = Counter("cairn_bytes_in", "Request body bytes received")
 _BYTES_OUT = Counter("cairn_bytes_out", "Response body bytes sent")
+_READ_CACHE = Counter("cairn_read_cache", "Plain GET/HEAD of small objects: answered from what the router worker "
+                      "kept (hit) or asked of the shard (miss), router/read_cache.py", ["result"])
 
 # Updates are batched: in multiprocess mode every increment takes a lock and writes an mmap'd file (an observe()
 # is three of those, ~15-35 µs a request on the project VM), so requests only add to plain dicts here and a timer
@@ -23,7 +25,7 @@ _BYTES_OUT = Counter("cairn_bytes_out", "Response body bytes sent")
 FLUSH_SECONDS = 1.0
 _BOUNDS = (*_LATENCY_BUCKETS, float("inf"))
 _pending: dict = {}          # (op, status) -> [count, seconds, per-bucket counts]
-_pending_bytes = [0, 0]      # in, out
+_pending_bytes = [0, 0, 0, 0]  # bytes in, bytes out, read-cache hits, misses
 _flush_handle = None
 
 
@@ -41,6 +43,7 @@ class _BatchedCounter:
 
 
 BYTES_IN, BYTES_OUT = _BatchedCounter(0), _BatchedCounter(1)
+READ_HITS, READ_MISSES = _BatchedCounter(2), _BatchedCounter(3)
 
 
 def observe(op: str, status: int, seconds: float) -> None:
@@ -95,7 +98,11 @@ def flush() -> None:
         _BYTES_IN.inc(_pending_bytes[0])
     if _pending_bytes[1]:
         _BYTES_OUT.inc(_pending_bytes[1])
-    _pending_bytes[0] = _pending_bytes[1] = 0
+    if _pending_bytes[2]:
+        _READ_CACHE.labels("hit").inc(_pending_bytes[2])
+    if _pending_bytes[3]:
+        _READ_CACHE.labels("miss").inc(_pending_bytes[3])
+    _pending_bytes[:] = [0, 0, 0, 0]
 
 
 atexit.register(flush)

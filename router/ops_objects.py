@@ -150,6 +150,34 @@ def object_headers(entry: dict, query: dict, checksum_mode: bool) -> dict:
     return headers
 
 
+def _object_headers(call: Call, cfg: dict, entry: dict, rng: list | None, parts_count: int | None) -> dict:
+    """A GET/HEAD answer's headers; ``rng``: the [first, last] byte sent, None for the whole object;
+    ``parts_count``: what ?partNumber= found, None without one."""
+    # a whole-object checksum describes the whole object: never send it with a range
+    headers = object_headers(entry, call.query,
+                             rng is None and call.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED")
+    headers.update(version_headers(cfg, entry.get("vid"), "versionId" in call.query))
+    if parts_count:
+        headers["x-amz-mp-parts-count"] = str(parts_count)
+    if rng is not None:
+        headers["Content-Range"] = f"bytes {rng[0]}-{rng[1]}/{entry['size']}"
+        headers["Content-Length"] = str(rng[1] - rng[0] + 1)
+    else:
+        headers["Content-Length"] = str(entry["size"])
+    return headers
+
+
+def _object_response(call: Call, cfg: dict, entry: dict, rng: list | None, parts_count: int | None,
+                     body: bytes | None) -> HTTPResponse:
+    """A GET/HEAD answer whose body (None: none sent, as for HEAD) is at hand."""
+    headers = _object_headers(call, cfg, entry, rng, parts_count)
+    status = 200 if rng is None else 206
+    if body is None:
+        return HTTPResponse(status=status, headers=headers)
+    BYTES_OUT.inc(len(body))
+    return HTTPResponse(body, status=status, headers=headers)
+
+
 async def get_object(call: Call, with_body: bool = True) -> HTTPResponse:
     check_key(call.key)
     cfg = call.router.cache.require(call.bucket)
@@ -163,34 +191,32 @@ async def get_object(call: Call, with_body: bool = True) -> HTTPResponse:
         meta["cond"] = cond
     if "range" in h:
         meta["range"] = h["range"]
+    client = call.router.owner_of(call.bucket, call.key)
+    reads = call.router.reads
+    plain = reads is not None and len(meta) == 3 and "partNumber" not in call.query
+    if plain and client.connected:
+        kept = reads.get(call.bucket, call.key, with_body)
+        if kept is not None:
+            return _object_response(call, cfg, kept[0], None, None, kept[1] if with_body else None)
     parts_count = await ops_multipart.part_number_range(call, meta)  # ?partNumber=N becomes that part's range
-    ex = call.router.owner_of(call.bucket, call.key).open(meta)
+    ex = client.open(meta)
     try:
         reply = await ex.reply()
         entry = reply["entry"]
         rng = reply.get("range")
-        # a whole-object checksum describes the whole object: never send it with a range
-        headers = object_headers(entry, call.query,
-                                 rng is None and h.get("x-amz-checksum-mode", "").upper() == "ENABLED")
-        headers.update(version_headers(cfg, entry.get("vid"), vid is not None))
-        if parts_count:
-            headers["x-amz-mp-parts-count"] = str(parts_count)
-        status = 200
-        if rng is not None:
-            status = 206
-            headers["Content-Range"] = f"bytes {rng[0]}-{rng[1]}/{entry['size']}"
-            length = rng[1] - rng[0] + 1
-        else:
-            length = entry["size"]
-        headers["Content-Length"] = str(length)
         if not reply.get("body"):
-            return HTTPResponse(status=status, headers=headers)
+            if plain and "gen" in reply:
+                reads.keep(client.number, call.bucket, call.key, reply["gen"], entry, b"" if with_body else None)
+            return _object_response(call, cfg, entry, rng, parts_count, None)
+        length = entry["size"] if rng is None else rng[1] - rng[0] + 1
         if length <= INLINE_BODY:
-            parts = [p async for p in ex.body()]
-            BYTES_OUT.inc(length)
-            return HTTPResponse(b"".join(parts), status=status, headers=headers)
+            body = b"".join([p async for p in ex.body()])
+            if plain and "gen" in reply:
+                reads.keep(client.number, call.bucket, call.key, reply["gen"], entry, body)
+            return _object_response(call, cfg, entry, rng, parts_count, body)
+        headers = _object_headers(call, cfg, entry, rng, parts_count)
         headers["x-amz-request-id"] = call.request_id
-        response = await call.request.respond(status=status, headers=headers)
+        response = await call.request.respond(status=200 if rng is None else 206, headers=headers)
     except BaseException:
         ex.cancel()
         raise

@@ -22,6 +22,7 @@ from shards.server import socket_path
 from . import auth, cors, dispatch, ha, metrics, xml
 from .addressing import locate, parse_query
 from .bucket_cache import BucketCache
+from .read_cache import ReadCache
 from .call import Call, Router
 from .response import HTTPResponse
 from .ring import Ring
@@ -100,7 +101,8 @@ class Service:
         clients = [ShardClient(i, socket_path(self.settings.data_dir, i), pusher(i), on_connect) for i in range(n)]
         for c in clients:
             c.start()
-        self.state["router"] = Router(self.settings, Ring(list(range(n))), clients, cache, self.credentials)
+        reads = ReadCache.from_env(n, int(self.settings.read_cache_mib * (1 << 20)))
+        self.state["router"] = Router(self.settings, Ring(list(range(n))), clients, cache, self.credentials, reads)
         for fn in self._on_start:
             await fn(self)
         self._marker = asyncio.ensure_future(self._mark_ready(clients))

@@ -270,6 +270,9 @@ class RouterConnection(FrameReceiver):
         length = entry["size"] if rng is None else rng[1] - rng[0] + 1
         with_body = with_body and length > 0
         reply["body"] = with_body
+        gens = self.store.index.generations
+        if gens is not None and rng is None and "vid" not in meta:
+            reply["gen"] = gens.of(meta["bucket"], meta["key"])  # the key's latest, as of this very step
         if with_body and length <= INLINE_BODY:
             try:  # read before answering: a failed read is then an error reply, not a cut body
                 data = b"".join(objects.read_pieces(self.store, entry, rng, MAX_DATA_FRAME))

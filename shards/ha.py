@@ -138,6 +138,9 @@ class ShardHA:
         role.role, role.primary, role.peer = STANDBY, primary, primary
         save(self.home, role)
         self.fenced = True
+        gens = self.shard.store.index.generations
+        if gens is not None:  # no router worker may answer a read from what this shard said as primary
+            gens.bump_all()
         self._restart(f"demoted: following {primary} (epoch {epoch})")
         return self.state()
 

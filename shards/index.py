@@ -71,6 +71,7 @@ class Index:
         self.path = os.path.join(self.directory, "index.db")
         self.active = Memtable()
         self.frozen: Memtable | None = None
+        self.generations = None  # shards/generations.py, once the shard publishes them: told of every change
         # page caches stay small (the OS page cache holds the file anyway): memory is bounded whatever the size
         self._writer = self._connect(2 << 10, check_same_thread=False)  # one checkpoint at a time, any thread
         migrate(self._writer)
@@ -149,6 +150,8 @@ class Index:
     def reset(self) -> None:
         """Forget everything (a rebuild from the whole log follows)."""
         self.active, self.frozen = Memtable(), None
+        if self.generations is not None:
+            self.generations.bump_all()
         self._writer.execute("DELETE FROM objects")
         self._writer.execute(f"DELETE FROM meta WHERE name NOT IN {KEEP_ON_RESET}")
 
@@ -193,6 +196,8 @@ class Index:
         if versions is None:
             versions = keys[key] = list(self.versions(bucket, key) or ())
         self.active.changes += 1
+        if self.generations is not None:
+            self.generations.bump(bucket, key)
         return versions
 
     def put(self, bucket: str, key: str, entry: dict) -> bool:
@@ -236,6 +241,8 @@ class Index:
         self.active.buckets.pop(bucket, None)
         self.active.dropped.add(bucket)
         self.active.changes += 1
+        if self.generations is not None:
+            self.generations.bump_all()
 
     # -- ordered scans ----------------------------------------------------------------------------------------
     def _scan(self, bucket: str, start: str, inclusive: bool, heads: bool = False):

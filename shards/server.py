@@ -22,6 +22,7 @@ from wal.sync import policy_for
 from . import roles
 from .compaction import Compactor
 from .connection import RouterConnection
+from .generations import Generations, path_of as generations_path
 from .ha import ShardHA
 from .heap_trim import trim_heap_every
 from .metrics import EngineMetrics, WalMetrics
@@ -93,6 +94,9 @@ async def serve(settings: dict) -> None:
                                 mib_s=settings.get("compact_mib_s") or 32.0,
                                 may_relocate=lambda: shard.ha.role.is_primary and not shard.ha.fenced)
     await shard.ha.start()
+    run_dir = os.environ.get("CAIRN_RUN_DIR")
+    if run_dir:  # before the socket accepts anyone: routers may keep replies only while these say they are current
+        store.index.generations = Generations(generations_path(run_dir, number))
     path = socket_path(settings["data_dir"], number)
     if os.path.exists(path):
         os.unlink(path)
