@@ -8,27 +8,31 @@ import time
 from bench.peerbench.config import CLK, log
 from bench.peerbench.drivers import requests_for, run_py, run_wrk, wrk_binary
 from bench.peerbench.fixtures import cleanup
-from bench.peerbench.meters import Meter, proc_ticks
+from bench.peerbench.meters import Meter, host_busy, proc_ticks
 from bench.peerbench.servers import Peer
 
 
-def quiesce(peer: Peer, limit: float = 60.0) -> float:
-    """Wait until the server's processes are (nearly) idle: a slow peer can go on working through requests
-    the client has already given up on, and that must not be billed to the next cell. -> seconds waited."""
-    pids = peer.groups().get("server", [])
-    if not pids:
-        return 0.0
+def quiesce(peers, limit: float = 60.0) -> float:
+    """Wait until every server's processes are (nearly) idle and so is the host: a slow peer can go on working
+    through requests the client has already given up on, and a storage server goes on flushing after a write
+    cell (Ceph's OSD compacts, the kernel writes back dirty pages). Neither may be billed to the next cell,
+    whichever server it measures. -> seconds waited."""
+    peers = peers if isinstance(peers, (list, tuple)) else [peers]
+    pids = [pid for p in peers for pid in p.groups().get("server", [])]
     t0 = time.monotonic()
     while time.monotonic() - t0 < limit:
-        before = sum(proc_ticks(p) for p in pids)
+        before, host_before = sum(proc_ticks(p) for p in pids), host_busy()
         time.sleep(0.3)
-        if (sum(proc_ticks(p) for p in pids) - before) / CLK < 0.3 * 0.2:     # under 20% of one core
+        busy, host_after = sum(proc_ticks(p) for p in pids) - before, host_busy()
+        host_share = (host_after[0] - host_before[0]) / max(1, host_after[1] - host_before[1])
+        # under 20% of one core for the servers, under a quarter of the host (2 cores: half of one) for the rest
+        if busy / CLK < 0.3 * 0.2 and host_share < 0.25:
             break
     return time.monotonic() - t0
 
 
-def run_cell(peer: Peer, workload: str, conc: int, duration: float, args, rep: int) -> dict:
-    quiesce(peer)
+def run_cell(peer: Peer, workload: str, conc: int, duration: float, args, rep: int, others=()) -> dict:
+    quiesce([peer, *others])
     prefix = f"r{rep}-{workload}-c{conc}-{int(time.time() * 1000) % 10 ** 9}"
     cyc, puts, share = requests_for(peer, workload, conc, duration, prefix, args.objects_4k)
     groups = peer.groups()

@@ -174,7 +174,7 @@ def main() -> None:
                 k = rep % max(1, len(todo))
                 for p in todo[k:] + todo[:k]:
                     try:
-                        res = run_cell(p, w, c, duration, args, rep + 1)
+                        res = run_cell(p, w, c, duration, args, rep + 1, others=[q for q in peers if q is not p])
                     except Exception as e:  # noqa: BLE001 - one failed cell must not end the run
                         log(f"rep{rep + 1} {p.name} {w} c={c}: FAILED {e!r}")
                         continue
