@@ -35,6 +35,7 @@ import asyncio
 import errno
 import itertools
 import os
+import time
 from collections import deque
 from typing import Callable, Sequence
 
@@ -76,6 +77,20 @@ class _Op:
         self.future: asyncio.Future | None = None
 
 
+def _import_liburing():
+    """liburing's first import writes a name cache next to its package (dynamic_import's ``*.importer-*.pyc``);
+    shards started together on a fresh install race on that file and the loser sees FileNotFoundError. It is
+    written by then, so a second try succeeds, instead of that shard running the thread pool for its lifetime."""
+    for attempt in range(5):
+        try:
+            import liburing
+            return liburing
+        except FileNotFoundError:
+            if attempt == 4:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
 class UringIO(ThreadPoolIO):
     name = "io_uring"
 
@@ -83,7 +98,7 @@ class UringIO(ThreadPoolIO):
         super().__init__()
         if max_in_flight + 16 > entries:
             raise ValueError("the ring needs room for a full batch plus its fsyncs")
-        import liburing  # ImportError: the caller falls back to the thread pool
+        liburing = _import_liburing()  # ImportError: the caller falls back to the thread pool
         self._L = liburing
         ring = liburing.io_uring()
         liburing.io_uring_queue_init(entries, ring, 0)  # OSError where the kernel refuses (seccomp, old kernel)
