@@ -25,7 +25,7 @@ _READ_CACHE = Counter("cairn_read_cache", "Plain GET/HEAD of small objects: answ
 FLUSH_SECONDS = 1.0
 _BOUNDS = (*_LATENCY_BUCKETS, float("inf"))
 _pending: dict = {}          # (op, status) -> [count, seconds, per-bucket counts]
-_pending_bytes = [0, 0, 0, 0]  # bytes in, bytes out, read-cache hits, misses
+_pending_counts = [0, 0, 0, 0]  # bytes in, bytes out, read-cache hits, misses
 _flush_handle = None
 
 
@@ -38,7 +38,7 @@ class _BatchedCounter:
         self.slot = slot
 
     def inc(self, amount: float = 1) -> None:
-        _pending_bytes[self.slot] += amount
+        _pending_counts[self.slot] += amount
         _schedule()
 
 
@@ -94,15 +94,15 @@ def flush() -> None:
         for i, n in enumerate(buckets):
             if n:
                 hist_buckets[i].inc(n)
-    if _pending_bytes[0]:
-        _BYTES_IN.inc(_pending_bytes[0])
-    if _pending_bytes[1]:
-        _BYTES_OUT.inc(_pending_bytes[1])
-    if _pending_bytes[2]:
-        _READ_CACHE.labels("hit").inc(_pending_bytes[2])
-    if _pending_bytes[3]:
-        _READ_CACHE.labels("miss").inc(_pending_bytes[3])
-    _pending_bytes[:] = [0, 0, 0, 0]
+    if _pending_counts[0]:
+        _BYTES_IN.inc(_pending_counts[0])
+    if _pending_counts[1]:
+        _BYTES_OUT.inc(_pending_counts[1])
+    if _pending_counts[2]:
+        _READ_CACHE.labels("hit").inc(_pending_counts[2])
+    if _pending_counts[3]:
+        _READ_CACHE.labels("miss").inc(_pending_counts[3])
+    _pending_counts[:] = [0, 0, 0, 0]
 
 
 atexit.register(flush)

@@ -9,6 +9,8 @@ from bisect import bisect_right
 
 import xxhash
 
+from shards.key_hash import key_hash
+
 DEFAULT_VNODES = 1024  # 256 left a 14% imbalance at 4 shards; 1024 keeps it under 5%
 
 _hash = xxhash.xxh3_64_intdigest
@@ -33,7 +35,7 @@ class Ring:
         return self._owners[i if i < len(self._points) else 0]
 
     def shard_for(self, bucket: str, key: str) -> int:
-        return self._owner(_hash(f"{bucket}\0{key}".encode("utf-8", "surrogatepass")))
+        return self._owner(key_hash(bucket, key))
 
     def home_of(self, bucket: str) -> int:
         """The shard that keeps a bucket's configuration."""

@@ -19,17 +19,16 @@ from __future__ import annotations
 import mmap
 import os
 
-import xxhash
+from .key_hash import key_hash
 
 SLOTS = 1 << 16
 SIZE = (SLOTS + 1) * 8
 _MASK = SLOTS - 1
-_hash = xxhash.xxh3_64_intdigest
 
 
 def slot_of(bucket: str, key: str) -> int:
     """The counter index of a key (1..SLOTS; 0 is the epoch)."""
-    return (_hash(f"{bucket}\0{key}".encode("utf-8", "surrogatepass")) & _MASK) + 1
+    return (key_hash(bucket, key) & _MASK) + 1
 
 
 def path_of(run_dir: str, number: int) -> str:

@@ -138,9 +138,7 @@ class ShardHA:
         role.role, role.primary, role.peer = STANDBY, primary, primary
         save(self.home, role)
         self.fenced = True
-        gens = self.shard.store.index.generations
-        if gens is not None:  # no router worker may answer a read from what this shard said as primary
-            gens.bump_all()
+        self.shard.store.index.retire_all_kept()  # nothing it said as primary may be answered again
         self._restart(f"demoted: following {primary} (epoch {epoch})")
         return self.state()
 

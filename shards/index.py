@@ -147,11 +147,16 @@ class Index:
         finally:
             self.release_frozen(ok)
 
+    def retire_all_kept(self) -> None:
+        """No router worker may answer a read from anything this shard said before now (shards/generations.py):
+        for changes that cannot be named key by key, and a role change."""
+        if self.generations is not None:
+            self.generations.bump_all()
+
     def reset(self) -> None:
         """Forget everything (a rebuild from the whole log follows)."""
         self.active, self.frozen = Memtable(), None
-        if self.generations is not None:
-            self.generations.bump_all()
+        self.retire_all_kept()
         self._writer.execute("DELETE FROM objects")
         self._writer.execute(f"DELETE FROM meta WHERE name NOT IN {KEEP_ON_RESET}")
 
@@ -241,8 +246,7 @@ class Index:
         self.active.buckets.pop(bucket, None)
         self.active.dropped.add(bucket)
         self.active.changes += 1
-        if self.generations is not None:
-            self.generations.bump_all()
+        self.retire_all_kept()
 
     # -- ordered scans ----------------------------------------------------------------------------------------
     def _scan(self, bucket: str, start: str, inclusive: bool, heads: bool = False):

@@ -12,12 +12,11 @@ from bench.peerbench.meters import Meter, host_busy, proc_ticks
 from bench.peerbench.servers import Peer
 
 
-def quiesce(peers, limit: float = 60.0) -> float:
+def quiesce(peers: list[Peer], limit: float = 60.0) -> float:
     """Wait until every server's processes are (nearly) idle and so is the host: a slow peer can go on working
     through requests the client has already given up on, and a storage server goes on flushing after a write
     cell (Ceph's OSD compacts, the kernel writes back dirty pages). Neither may be billed to the next cell,
     whichever server it measures. -> seconds waited."""
-    peers = peers if isinstance(peers, (list, tuple)) else [peers]
     pids = [pid for p in peers for pid in p.groups().get("server", [])]
     t0 = time.monotonic()
     while time.monotonic() - t0 < limit:
