@@ -33,6 +33,7 @@ class Settings:
     checkpoint_seconds: float = 5.0  # ...or this long after the first change since the last one
     compact_live_ratio: float = 0.5  # a sealed segment whose live bytes fall under this share is rewritten
     compact_mib_s: float = 32.0  # compaction's I/O budget (MiB/s of copying), so it never starves requests
+    keep_big_writes_cached: bool = False  # big object data stays in the page cache after its fsync (wal/log.py)
     heap_trim_seconds: float = 5.0  # a shard hands freed heap pages back to the kernel this often (0: never)
     read_cache_mib: float = 16.0  # per router worker: small objects answered again while current (0: off)
     access_key: str = DEFAULT_ACCESS_KEY

@@ -31,7 +31,7 @@ HA_SHARD_SETTINGS = ("host", "role", "primary", "replication", "sync_timeout_ms"
                      "etcd", "secret_key")
 # how a shard's engine checkpoints its index and compacts its log (shards/store.py, shards/compaction.py)
 ENGINE_SHARD_SETTINGS = ("checkpoint_records", "checkpoint_seconds", "compact_live_ratio", "compact_mib_s",
-                         "heap_trim_seconds")
+                         "heap_trim_seconds", "keep_big_writes_cached")
 
 
 def shard_argv(settings: Settings, number: int) -> list[str]:

@@ -79,7 +79,8 @@ async def serve(settings: dict) -> None:
     metrics = WalMetrics(number)
     metrics.backend(io.name)
     wal = Log(os.path.join(home, "wal"), sync=policy, observer=metrics,
-              segment_size=settings.get("segment_size") or 64 << 20, io=io)
+              segment_size=settings.get("segment_size") or 64 << 20, io=io,
+              drop_synced=not settings.get("keep_big_writes_cached"))
     store = Store(wal, os.path.join(home, "index"), checkpoint_records=settings.get("checkpoint_records") or 20_000,
                   checkpoint_seconds=settings.get("checkpoint_seconds") or 5.0)
     store.recover(full=settings.get("recovery") == "full")

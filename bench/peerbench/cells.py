@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 import time
 
 from bench.peerbench.config import CLK, log
@@ -30,6 +32,23 @@ def quiesce(peers: list[Peer], limit: float = 60.0) -> float:
     return time.monotonic() - t0
 
 
+def perf_record(peer: Peer, workload: str, conc: int, rep: int, duration: float, groups: dict):
+    """CAIRN_BENCH_PERF=WORKLOAD[,WORKLOAD...]:DIR records `perf record -g` of Cairn's processes during those
+    cells into DIR (one file per cell): to see where a cell's CPU goes in the state a whole run leaves the host in,
+    which a run of that cell alone may not reproduce."""
+    spec = os.environ.get("CAIRN_BENCH_PERF", "")
+    if not spec or not peer.name.startswith("cairn") or ":" not in spec:
+        return None
+    workloads, out_dir = spec.split(":", 1)
+    if workload not in workloads.split(","):
+        return None
+    os.makedirs(out_dir, exist_ok=True)
+    pids = ",".join(str(p) for g in ("router", "shard") for p in groups.get(g, []))
+    out = os.path.join(out_dir, f"{peer.name}-{workload}-c{conc}-r{rep}.data")
+    return subprocess.Popen(["perf", "record", "-q", "-F", "499", "-g", "-o", out, "-p", pids,
+                             "--", "sleep", str(duration)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def run_cell(peer: Peer, workload: str, conc: int, duration: float, args, rep: int, others=()) -> dict:
     quiesce([peer, *others])
     prefix = f"r{rep}-{workload}-c{conc}-{int(time.time() * 1000) % 10 ** 9}"
@@ -37,11 +56,14 @@ def run_cell(peer: Peer, workload: str, conc: int, duration: float, args, rep: i
     groups = peer.groups()
     meter = Meter(groups, sample_rss=workload.endswith("64m") and "shard" in groups)
     wrk = None if args.engine == "py" or workload == "put-64m" else wrk_binary(workload)
+    perf = perf_record(peer, workload, conc, rep, duration, groups)
     if wrk:
         res = run_wrk(wrk, peer, workload, conc, duration, cyc, puts, share, meter)
     else:
         res = asyncio.run(run_py(peer, workload, conc, duration, cyc, puts, share, meter, prefix))
     live = res.pop("_live", None)
+    if perf is not None:
+        perf.wait()
     # CPU-µs per request; for the 64 MiB rows (few or no whole objects in a cell) per MB moved instead
     per = max(1.0, res["mb_s"] * res["seconds"]) if workload.endswith("64m") else max(1, res["ops"])
     for g in groups:   # no completed request: no per-request figure

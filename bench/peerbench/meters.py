@@ -10,13 +10,38 @@ import time
 from bench.peerbench.config import CLK
 
 
-def proc_ticks(pid: int) -> int:
+def proc_ticks_split(pid: int) -> tuple[int, int]:
+    """(user, system) CPU ticks of a process, its threads included (io_uring's io-wq workers among them)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        return int(fields[11]) + int(fields[12])
+        return int(fields[11]), int(fields[12])
     except (OSError, IndexError, ValueError):
-        return 0
+        return 0, 0
+
+
+def proc_ticks(pid: int) -> int:
+    return sum(proc_ticks_split(pid))
+
+
+# /proc/vmstat counters that say whether a cell paid for memory pressure (reclaim, compaction) or writeback
+VMSTAT_DELTAS = ("pgscan_kswapd", "pgscan_direct", "allocstall", "compact_stall", "pgfault", "pgmajfault",
+                 "nr_dirtied", "nr_written", "pgactivate", "workingset_refault_file")
+VMSTAT_LEVELS = ("nr_dirty", "nr_writeback", "nr_free_pages", "nr_file_pages")
+
+
+def vmstat() -> dict[str, int]:
+    out: dict[str, int] = {}
+    try:
+        with open("/proc/vmstat") as f:
+            for line in f:
+                name, value = line.split()
+                if name.startswith("allocstall_"):  # one per zone: summed
+                    name = "allocstall"
+                out[name] = out.get(name, 0) + int(value)
+    except (OSError, ValueError):
+        pass
+    return out
 
 
 def proc_rss_kib(pid: int) -> int:
@@ -70,6 +95,8 @@ class Meter:
     def start(self) -> None:
         self.t0 = time.monotonic()
         self.ticks0 = {g: sum(proc_ticks(p) for p in pids) for g, pids in self.groups.items()}
+        self.sys0 = {g: sum(proc_ticks_split(p)[1] for p in pids) for g, pids in self.groups.items()}
+        self.vm0 = vmstat()
         self.rss_before_kib = sum(proc_rss_kib(p) for p in self.groups.get("server", []))
         self.host0 = host_busy()
         self.load1 = os.getloadavg()[0]
@@ -88,6 +115,10 @@ class Meter:
                                       * os.cpu_count(), 1)}
         for g, pids in self.groups.items():
             out[f"{g}_cpu_s"] = (sum(proc_ticks(p) for p in pids) - self.ticks0[g]) / CLK
+            out[f"{g}_sys_s"] = (sum(proc_ticks_split(p)[1] for p in pids) - self.sys0[g]) / CLK
+        vm1 = vmstat()
+        out["vm"] = {**{k: vm1.get(k, 0) - self.vm0.get(k, 0) for k in VMSTAT_DELTAS},
+                     **{k: vm1.get(k, 0) for k in VMSTAT_LEVELS}}
         if self.sample_rss:
             out["rss_before_mib"] = round(self.rss_before_kib / 1024, 1)
             out["rss_peak_mib"] = round(self.rss_peak_kib / 1024, 1)
