@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import inspect
+import itertools
 import logging
 import time
 
@@ -81,12 +82,14 @@ class BodyStream:
         self.window += n
         self.wake.set()
 
-    async def run(self, pieces) -> None:
+    async def run(self, spans) -> None:
+        wal = self.conn.store.wal
         try:
-            for piece in pieces:
+            for loc, at, n in spans:
                 while self.window <= 0:
                     self.wake.clear()
                     await self.wake.wait()
+                piece = await wal.read_async(loc, at, n)
                 self.conn.send_data(self.req_id, piece)
                 self.window -= len(piece)
             self.conn.send(self.req_id, K_END)
@@ -284,18 +287,26 @@ class RouterConnection(FrameReceiver):
         self.respond(req_id, reply)
         if not with_body:
             return
-        pieces = objects.read_pieces(self.store, entry, rng, MAX_DATA_FRAME)
-        if length <= WINDOW:
+        spans = objects.read_spans(entry, rng, MAX_DATA_FRAME)
+        if length <= WINDOW:  # fits the router's window: sent at once, from the page cache
+            wal = self.store.wal
             try:
-                for piece in pieces:
+                for loc, at, n in spans:
+                    piece = wal.read_cached(loc, at, n)
+                    if piece is None:  # on disk: this piece and the rest are read off the loop
+                        self._stream(req_id, itertools.chain(((loc, at, n),), spans))
+                        return
                     self.send_data(req_id, piece)
                 self.send(req_id, K_END)
             except Exception:
                 log.exception("GET read failed")
                 self.send(req_id, K_END, orjson.dumps({"error": "InternalError"}))
             return
+        self._stream(req_id, spans)
+
+    def _stream(self, req_id: int, spans) -> None:
         stream = BodyStream(self, req_id)
         self.streams[req_id] = stream
-        stream.task = asyncio.ensure_future(stream.run(pieces))
+        stream.task = asyncio.ensure_future(stream.run(spans))
         token = self.store.pin()  # compaction keeps the data this read points at until the stream ends
         stream.task.add_done_callback(lambda _task: self.store.unpin(token))

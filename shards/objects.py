@@ -169,6 +169,13 @@ def head(store: Store, meta: dict) -> tuple[dict, dict, tuple[int, int] | None]:
 
 def read_pieces(store: Store, entry: dict, rng: tuple[int, int] | None, piece: int):
     """Yield the object's bytes (or a range of them) in pieces of at most ``piece`` bytes, read with pread."""
+    for loc, at, n in read_spans(entry, rng, piece):
+        yield store.wal.read_into(loc, at, n)
+
+
+def read_spans(entry: dict, rng: tuple[int, int] | None, piece: int):
+    """Where the object's bytes (or a range of them) lie, in pieces of at most ``piece`` bytes:
+    (location, offset in its payload, length)."""
     start, end = rng if rng is not None else (0, entry["size"] - 1)
     pos = 0
     for loc in entry["loc"]:
@@ -178,7 +185,7 @@ def read_pieces(store: Store, entry: dict, rng: tuple[int, int] | None, piece: i
             at = lo - pos
             while at <= hi - pos:
                 n = min(piece, hi - pos - at + 1)
-                yield store.wal.read_into(loc, at, n)
+                yield loc, at, n
                 at += n
         pos += length
         if pos > end:

@@ -128,3 +128,21 @@ def test_a_sealed_segment_drops_its_chunks_with_the_seal_fsync_even_with_no_sync
         await log.close()
 
     asyncio.run(go())
+
+
+def test_a_read_of_a_dropped_chunk_goes_off_the_loop_and_returns_every_byte(disk_dir, backend):
+    log, _ = open_log(disk_dir, segment_size=8 << 20)
+    bigs = [os.urandom(BIG) for _ in range(3)]
+
+    async def go():
+        chunks = await write_and_sync(log, [(RecordType.CHUNK, b) for b in bigs])
+        lsn, small = log.append(RecordType.PUT, b"s" * 700)
+        await log.commit(lsn)
+        assert log.read_cached(chunks[1], 0, BIG) is None  # not in the page cache: the caller must not block
+        assert bytes(log.read_cached(small, 0, 700)) == b"s" * 700
+        assert bytes(await log.read_async(chunks[1], 1000, BIG)) == bigs[1][1000:]
+        assert bytes(await log.read_async(small, 100, 50)) == b"s" * 50
+        assert bytes(log.read_cached(chunks[1], 1000, 5000)) == bigs[1][1000:6000]  # read back: cached again
+        await log.close()
+
+    asyncio.run(go())
