@@ -36,7 +36,7 @@ class HeadTooLarge(Exception):
     pass
 
 
-class HttpConnection(asyncio.Protocol):
+class HttpConnection(asyncio.BufferedProtocol):
     __slots__ = ("front", "service", "loop", "parser", "transport", "scheme", "_url", "_headers", "_head_size",
                  "_head_bytes", "_in_head", "head_started", "parsing", "queue", "runner", "waiting", "current",
                  "handler_started", "idle_since", "closed", "lingering", "write_paused", "drain_waiter",
@@ -80,7 +80,15 @@ class HttpConnection(asyncio.Protocol):
         self.idle_since = self.loop.time()
         self.front.connections.add(self)
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        # The socket is read straight into the worker's shared buffer (a plain Protocol gets a new bytes object
+        # per read: a copy of every body byte, 4% of a put-1m run's samples in the router)
+        return self.front.recv_view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(self.front.recv_view[:nbytes])
+
+    def data_received(self, data: bytes | memoryview) -> None:
         if self.lingering or self.stop_reading:
             return  # closing: unread bytes are dropped so the close sends FIN, not RST, after the response
         was_mid_head = self._in_head
