@@ -87,7 +87,7 @@ class Log:
         # [segment, start, end]: the span of big CHUNK payloads written since it was last handed to a sync
         self._unsynced_big: list[list[int]] = []
         self.dropped_bytes = 0  # page-cache bytes handed back after syncs (tests, metrics)
-        self._closer: ThreadPoolExecutor | None = None  # closes removed segments off the loop
+        self._bg: ThreadPoolExecutor | None = None  # drops synced pages and closes removed segments, off the loop
         self._readers: ThreadPoolExecutor | None = None  # reads of payloads that are not in the page cache
 
     @property
@@ -232,6 +232,10 @@ class Log:
             elif was_open:
                 await self.sync(include_active=True)
         finally:
+            for pool in (self._bg, self._readers):  # their work uses the fds closed below
+                if pool is not None:
+                    pool.shutdown(wait=True)
+            self._bg = self._readers = None
             for fd in self._fds.values():
                 self._io.close(fd)
             self._fds.clear()
@@ -240,10 +244,6 @@ class Log:
                 self._dir_fd = None
             if self._spares is not None:
                 self._spares.shutdown()
-            for pool in (self._closer, self._readers):
-                if pool is not None:
-                    pool.shutdown(wait=True)
-            self._closer = self._readers = None
             self._io.shutdown()
 
     def _check_open(self) -> None:
@@ -355,13 +355,23 @@ class Log:
         (docs/PERFORMANCE.md, "The large-PUT cost"). Big objects are rarely read right after they are written,
         and read back they come from disk, as from any cold cache; small objects and metadata stay cached.
         Dirty pages are skipped by the kernel, so this can never lose a byte."""
-        for segment, start, end in ranges:
-            fd = self._fds.get(segment)
-            if fd is None:  # removed by compaction meanwhile
-                continue
+        todo = [(fd, start, end) for segment, start, end in ranges
+                if (fd := self._fds.get(segment)) is not None]  # a segment compaction removed meanwhile: gone
+        if todo:
+            # freeing pages takes a few ms per 30 MiB: off the loop, on the thread that also closes removed
+            # segments, so a drop always runs before its segment's close
+            self._background().submit(self._drop_pages, todo)
+
+    def _drop_pages(self, todo: list[tuple[int, int, int]]) -> None:
+        for fd, start, end in todo:
             with suppress(OSError):
                 os.posix_fadvise(fd, start, end - start, os.POSIX_FADV_DONTNEED)
                 self.dropped_bytes += end - start
+
+    def _background(self) -> ThreadPoolExecutor:
+        if self._bg is None:
+            self._bg = ThreadPoolExecutor(1, thread_name_prefix="wal-bg")
+        return self._bg
 
     # -- reading ---------------------------------------------------------------
 
@@ -408,9 +418,7 @@ class Log:
         self._dir_dirty = True  # the removal is durable with the next directory fsync
         # The unlink only drops the name. The last close frees the file's blocks and page cache, which took
         # 5-20 ms per 64 MiB segment on the loop (py-spy of a GET cell after a compaction): it goes to a thread.
-        if self._closer is None:
-            self._closer = ThreadPoolExecutor(1, thread_name_prefix="wal-close")
-        self._closer.submit(self._io.close, fd)
+        self._background().submit(self._io.close, fd)
 
     def damaged(self, loc: Location) -> bool:
         """Whether recovery found the record at `loc` inside a corrupt range

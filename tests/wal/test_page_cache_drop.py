@@ -51,13 +51,23 @@ def cached_share(log, loc: Location) -> float:
     return sum(cached(log, loc, at) for at in pages) / len(pages)
 
 
+async def settled(log, expected_bytes: int) -> None:
+    """The pages are dropped by the log's background thread after the sync returns: wait for it (2 s at most)."""
+    for _ in range(200):
+        if log.dropped_bytes >= expected_bytes or not log.drop_synced:
+            return
+        await asyncio.sleep(0.01)
+
+
 async def write_and_sync(log, payloads):
     locs = []
     for rtype, payload in payloads:
         lsn, loc = log.append(rtype, payload)
         locs.append(loc)
     await log.commit(lsn)
+    before = log.dropped_bytes
     await log.sync()
+    await settled(log, before + sum(len(p) for t, p in payloads if t == RecordType.CHUNK and len(p) >= 256 << 10))
     return locs
 
 
@@ -92,6 +102,7 @@ def test_big_chunks_stay_cached_until_their_fsync(disk_dir, backend):
         await log.commit(lsn)  # policy none: written, not synced
         assert cached_share(log, middle) == 1.0 and log.dropped_bytes == 0
         await log.sync()
+        await settled(log, 3 * BIG)
         assert cached_share(log, middle) < 0.2
         await log.close()
 
