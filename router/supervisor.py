@@ -72,14 +72,33 @@ class Child:
         return delay
 
 
-def bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int, count: int) -> list[socket.socket]:
+    """One listening socket per router worker, all on one port (SO_REUSEPORT): the kernel spreads new connections
+    over them. With one socket shared by every worker, whichever worker woke first accepted everything pending:
+    a client opening 64 connections at once got all 64 on one worker in a bench cell, the other idle.
+
+    The port is first bound without SO_REUSEPORT, so an address already in use (another cairn included, which
+    could otherwise join the group) is refused as before."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(1024)
-    sock.set_inheritable(True)
-    return sock
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+        port = probe.getsockname()[1]
+    socks = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            socks.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind((host, port))
+            sock.listen(1024)
+            sock.set_inheritable(True)
+    except OSError:
+        for sock in socks:
+            sock.close()
+        raise
+    return socks
 
 
 def banner(settings: Settings, port: int) -> str:
@@ -158,7 +177,7 @@ def serve(settings: Settings) -> int:
                          "(remount read-write, fix its permissions or ownership) and start again.\n")
         return 1
     try:
-        sock = bind(settings.host, settings.port)
+        socks = bind(settings.host, settings.port, settings.router_count)
     except OSError as exc:
         sys.stderr.write(f"cairn: refusing to start: cannot listen on {settings.host}:{settings.port} "
                          f"({exc.strerror}). Stop what uses that address or pick another with --host/--port.\n")
@@ -166,15 +185,16 @@ def serve(settings: Settings) -> int:
     metrics_dir = make_metrics_dir()
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_dir, "CAIRN_RUN_DIR": metrics_dir}
     env.setdefault("PYTHONPATH", os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    port = sock.getsockname()[1]
+    port = socks[0].getsockname()[1]
     settings.advertise = settings.advertise or f"{settings.host}:{port}"
     blob = orjson.dumps(dataclasses.asdict(settings)).decode()
     children = []
     for i in range(settings.shard_count):
         children.append(Child(f"shard {i}", shard_argv(settings, i)))
     for i in range(settings.router_count):
-        children.append(Child(f"router {i}", [sys.executable, "-m", "router.worker", blob, str(sock.fileno()), str(i)],
-                              pass_fds=[sock.fileno()], on_restart=["restarted"]))
+        fd = socks[i].fileno()
+        children.append(Child(f"router {i}", [sys.executable, "-m", "router.worker", blob, str(fd), str(i)],
+                              pass_fds=[fd], on_restart=["restarted"]))
     for c in children:
         c.start(env)
     sys.stdout.write(banner(settings, port))

@@ -1,7 +1,7 @@
 """A router worker process: ``python -m router.worker '<json settings>' <listening fd> <index>``.
 
-The supervisor binds the listening socket once and hands it to every router worker, so workers can be
-restarted without the port ever closing.
+The supervisor binds one listening socket per router worker, all on one port (SO_REUSEPORT, so the kernel spreads
+connections over the workers), and keeps them open, so a worker can be restarted without its socket ever closing.
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import ssl
 
@@ -91,9 +90,4 @@ def serve(settings, sock, name: str, join_when_ready: bool = False, index: int =
 
     from ..service import Service
 
-    # Every router worker accepts on the one shared listening socket. libuv accepts everything pending in one go,
-    # so a client that opens its connections at once (wrk, a pool) could land them all on one worker and leave
-    # the other idle (seen: get-4k at C=16 in 3 of 10 cells at 120% of 2 cores instead of 199%, half the op/s).
-    # With this, libuv yields after each accept and the workers take turns.
-    os.environ.setdefault("UV_TCP_SINGLE_ACCEPT", "1")
     uvloop.run(run(settings, sock, Service(settings, name, join_when_ready, index)))
