@@ -13,8 +13,10 @@ the page cache and a warm pread are cheaper inline than a hand-off to a thread
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from typing import Callable, Protocol, Sequence
 
 Buffer = bytes | bytearray | memoryview
@@ -37,6 +39,8 @@ class IOBackend(Protocol):
     def pwritev(self, fd: int, buffers: Sequence[Buffer], offset: int) -> None: ...
     def pread(self, fd: int, n: int, offset: int) -> bytes: ...
     def preadinto(self, fd: int, buf: memoryview, offset: int) -> int: ...
+    def pread_cached(self, fd: int, n: int, offset: int) -> bytearray | None: ...
+    def drop_cache(self, fd: int, offset: int, length: int) -> None: ...
     def truncate(self, fd: int, size: int) -> None: ...
     def sync_blocking(self, fds: Sequence[int], dir_fd: int | None = None) -> None: ...
     async def sync(self, fds: Sequence[int], dir_fd: int | None = None) -> None: ...
@@ -120,6 +124,25 @@ class ThreadPoolIO:
                 break
             got += n
         return got
+
+    def pread_cached(self, fd: int, n: int, offset: int) -> bytearray | None:
+        """`n` bytes at `offset` if the page cache holds all of them (RWF_NOWAIT), else None: never waits for the
+        disk. A file system without RWF_NOWAIT is read as usual."""
+        buf = bytearray(n)
+        try:
+            got = os.preadv(fd, [buf], offset, os.RWF_NOWAIT)
+        except BlockingIOError:
+            return None
+        except OSError as exc:
+            if exc.errno != errno.EOPNOTSUPP:
+                raise
+            got = self.preadinto(fd, memoryview(buf), offset)
+        return buf if got == n else None
+
+    def drop_cache(self, fd: int, offset: int, length: int) -> None:
+        """Hand the clean cached pages of a range back to the kernel (dirty ones stay: nothing can be lost)."""
+        with suppress(OSError):
+            os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
 
     def truncate(self, fd: int, size: int) -> None:
         os.ftruncate(fd, size)

@@ -19,7 +19,6 @@ whatever the preset, and reads never see a record before its write landed.
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import os
 import time
@@ -364,9 +363,8 @@ class Log:
 
     def _drop_pages(self, todo: list[tuple[int, int, int]]) -> None:
         for fd, start, end in todo:
-            with suppress(OSError):
-                os.posix_fadvise(fd, start, end - start, os.POSIX_FADV_DONTNEED)
-                self.dropped_bytes += end - start
+            self._io.drop_cache(fd, start, end - start)
+            self.dropped_bytes += end - start
 
     def _background(self) -> ThreadPoolExecutor:
         if self._bg is None:
@@ -451,18 +449,8 @@ class Log:
         """read_into() when every byte is in the page cache (a RWF_NOWAIT read), else None: the caller then reads
         off the loop (read_async). Big payloads leave the cache after their sync (_drop_synced), so a GET of one
         can meet the disk, and a pread of a MiB from it stalled every other request of the shard for milliseconds."""
-        self._check_range(loc, offset_in_payload, n)
-        n = min(n, loc.length - offset_in_payload)
-        buf = bytearray(n)
-        try:
-            got = os.preadv(self.fd_for(loc.segment), [buf], loc.offset + offset_in_payload, os.RWF_NOWAIT)
-        except BlockingIOError:
-            return None
-        except OSError as exc:
-            if exc.errno != errno.EOPNOTSUPP:
-                raise
-            return self.read_into(loc, offset_in_payload, n)  # a file system without RWF_NOWAIT: read inline
-        return buf if got == n else None
+        n = self._check_range(loc, offset_in_payload, n)
+        return self._io.pread_cached(self.fd_for(loc.segment), n, loc.offset + offset_in_payload)
 
     async def read_async(self, loc: Location, offset_in_payload: int, n: int) -> bytes | bytearray:
         """read_into() that never blocks the loop on the disk: inline when cached, else in a reader thread."""
@@ -474,18 +462,19 @@ class Log:
         return await asyncio.get_running_loop().run_in_executor(self._readers, self.read_into, loc,
                                                                 offset_in_payload, n)
 
-    def _check_range(self, loc: Location, offset_in_payload: int, n: int) -> None:
+    def _check_range(self, loc: Location, offset_in_payload: int, n: int) -> int:
+        """Refuse a range outside the payload or a damaged record; -> `n` cut to the payload's end."""
         if not 0 <= offset_in_payload <= loc.length or n < 0:
             raise ValueError(f"range {offset_in_payload}+{n} outside payload of {loc.length}")
         if self.damaged(loc):
             raise CorruptRecord(f"{loc}: inside a corrupt range found by recovery")
+        return min(n, loc.length - offset_in_payload)
 
     def read_into(self, loc: Location, offset_in_payload: int, n: int) -> bytes:
         """Up to `n` bytes of the payload starting at `offset_in_payload`, for
         ranged reads of big chunks. No crc check (the crc covers whole
         records), but a record recovery found damaged raises CorruptRecord."""
-        self._check_range(loc, offset_in_payload, n)
-        n = min(n, loc.length - offset_in_payload)
+        n = self._check_range(loc, offset_in_payload, n)
         try:
             return self._io.pread(self.fd_for(loc.segment), n, loc.offset + offset_in_payload)
         except EOFError as exc:

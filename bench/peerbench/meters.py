@@ -24,6 +24,16 @@ def proc_ticks(pid: int) -> int:
     return sum(proc_ticks_split(pid))
 
 
+def _group_ticks(pids) -> tuple[int, int]:
+    """(user + system, system) ticks of a group of processes, each /proc/PID/stat read once."""
+    total = system = 0
+    for pid in pids:
+        user, sys_ = proc_ticks_split(pid)
+        total += user + sys_
+        system += sys_
+    return total, system
+
+
 # /proc/vmstat counters that say whether a cell paid for memory pressure (reclaim, compaction) or writeback
 VMSTAT_DELTAS = ("pgscan_kswapd", "pgscan_direct", "allocstall", "compact_stall", "pgfault", "pgmajfault",
                  "nr_dirtied", "nr_written", "pgactivate", "workingset_refault_file")
@@ -94,8 +104,7 @@ class Meter:
 
     def start(self) -> None:
         self.t0 = time.monotonic()
-        self.ticks0 = {g: sum(proc_ticks(p) for p in pids) for g, pids in self.groups.items()}
-        self.sys0 = {g: sum(proc_ticks_split(p)[1] for p in pids) for g, pids in self.groups.items()}
+        self.ticks0 = {g: _group_ticks(pids) for g, pids in self.groups.items()}  # (user + system, system)
         self.vm0 = vmstat()
         self.rss_before_kib = sum(proc_rss_kib(p) for p in self.groups.get("server", []))
         self.host0 = host_busy()
@@ -114,8 +123,9 @@ class Meter:
                "host_busy_pct": round((h1[0] - self.host0[0]) / max(1, h1[1] - self.host0[1]) * 100
                                       * os.cpu_count(), 1)}
         for g, pids in self.groups.items():
-            out[f"{g}_cpu_s"] = (sum(proc_ticks(p) for p in pids) - self.ticks0[g]) / CLK
-            out[f"{g}_sys_s"] = (sum(proc_ticks_split(p)[1] for p in pids) - self.sys0[g]) / CLK
+            total, system = _group_ticks(pids)
+            out[f"{g}_cpu_s"] = (total - self.ticks0[g][0]) / CLK
+            out[f"{g}_sys_s"] = (system - self.ticks0[g][1]) / CLK
         vm1 = vmstat()
         out["vm"] = {**{k: vm1.get(k, 0) - self.vm0.get(k, 0) for k in VMSTAT_DELTAS},
                      **{k: vm1.get(k, 0) for k in VMSTAT_LEVELS}}
